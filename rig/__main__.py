@@ -1,0 +1,7 @@
+"""``python -m rig`` runs the same command line as ``stairrig``."""
+
+import sys
+
+from rig.cli import main
+
+sys.exit(main())

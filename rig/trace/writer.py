@@ -1,0 +1,105 @@
+"""Write a trace: JSON Lines, gzip when the name ends in ``.gz``.
+
+The gzip stream is sync-flushed and the file fsync'd at least once a second
+(``flush_every_s``), so a power cut loses at most the last second: the
+reader reads everything up to the last flush.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import time
+import zlib
+from typing import Callable
+
+import orjson
+
+from rig.trace.header import TraceHeader
+
+
+class TraceWriter:
+    """Append samples to a trace file.
+
+    ``write(t_s, channel, value)`` takes samples in time order; switch and
+    touch values are written as the integers 0 and 1, forces as numbers.
+    ``maybe_flush()`` may be called from a quiet loop so that a second
+    without samples still ends on disk.
+    """
+
+    def __init__(self, path: str | os.PathLike, header: TraceHeader, *,
+                 flush_every_s: float = 1.0, fsync: bool = True,
+                 clock: Callable[[], float] = time.monotonic):
+        self.path = os.fspath(path)
+        self._clock = clock
+        self._flush_every_s = flush_every_s
+        self._fsync = fsync
+        self._raw = open(self.path, "wb")
+        self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6, mtime=0) \
+            if self.path.endswith(".gz") else None
+        self._out = self._gz if self._gz is not None else self._raw
+        self._buf: list[str] = []
+        self._last_flush = clock()
+        self._last_t = 0.0
+        self.samples = 0
+        self._out.write(orjson.dumps(header.to_json()) + b"\n")
+        self.flush()
+
+    def write(self, t_s: float, channel: str, value: float) -> None:
+        if t_s < self._last_t:
+            t_s = self._last_t  # never write time going backwards
+        self._last_t = t_s
+        if channel.endswith(".force"):
+            if not math.isfinite(value):
+                return
+            text = repr(round(float(value), 4))
+        else:
+            text = "1" if value else "0"
+        self._buf.append(f'{{"t": {t_s:.6f}, "ch": "{channel}", "v": {text}}}\n')
+        self.samples += 1
+        if len(self._buf) >= 512:
+            self._drain()
+        self.maybe_flush()
+
+    def maybe_flush(self) -> None:
+        if self._clock() - self._last_flush >= self._flush_every_s:
+            self.flush()
+
+    def _drain(self) -> None:
+        if self._buf:
+            self._out.write("".join(self._buf).encode())
+            self._buf.clear()
+
+    def flush(self) -> None:
+        """Everything written so far reaches the disk, readable after a power cut."""
+        self._drain()
+        if self._gz is not None:
+            self._gz.flush(zlib.Z_SYNC_FLUSH)
+        self._raw.flush()
+        if self._fsync:
+            try:
+                os.fsync(self._raw.fileno())
+            except OSError:
+                pass
+        self._last_flush = self._clock()
+
+    def close(self) -> None:
+        if self._raw.closed:
+            return
+        self._drain()
+        if self._gz is not None:
+            self._gz.close()
+        self._raw.flush()
+        if self._fsync:
+            try:
+                os.fsync(self._raw.fileno())
+            except OSError:
+                pass
+        self._raw.close()
+
+    def __enter__(self) -> "TraceWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
