@@ -75,8 +75,8 @@ def test_example_loads_with_expected_layout_and_wiring():
     assert config.wiring["tread.1.front"] == DigitalWiring("tread.1.front", pin=4, pull_up=True, active_state=None)
     assert config.wiring["rail.left.touch"] == DigitalWiring("rail.left.touch", pin=17, pull_up=None,
                                                              active_state=True)
-    assert config.wiring["rail.right.force"] == AnalogWiring("rail.right.force", adc_channel=1, zero_offset=0.01,
-                                                             scale_n=500.0)
+    assert config.wiring["rail.right.force"] == AnalogWiring("rail.right.force", adc_channel=1, zero_offset=0.02,
+                                                             scale_n=200.0)
     pins = [w.pin for w in config.wiring.values() if isinstance(w, DigitalWiring)]
     assert len(set(pins)) == 12 and not set(pins) & {0, 1, 2, 3, 7, 8, 9, 10, 11, 14, 15, 18, 22, 23, 24, 25}
     assert config.adc == AdcConfig(spi_port=0, spi_device=0, sample_hz=50.0)

@@ -1,0 +1,82 @@
+"""The event bus: one worker thread hands the engine's events to every output.
+
+Modelled on OctoPrint's event manager: publishing only puts the event on a
+queue (the engine never waits for an output); one named thread drains it
+and calls each subscriber in turn, each wrapped so that one failing output
+cannot stop the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[dict], None]
+
+
+@dataclass
+class _Subscriber:
+    name: str
+    listener: Listener
+    types: frozenset[str] | None
+    failures: int = 0
+
+
+class EventBus:
+    """Subscribers get the events whose ``type`` they asked for (all when None)."""
+
+    def __init__(self, stop: threading.Event, name: str = "stairrig-bus"):
+        self._queue: queue.SimpleQueue[dict | None] = queue.SimpleQueue()
+        self._subscribers: list[_Subscriber] = []
+        self._stop = stop
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def subscribe(self, name: str, listener: Listener, types: Iterable[str] | None = None) -> None:
+        self._subscribers.append(_Subscriber(name, listener, frozenset(types) if types else None))
+
+    def publish(self, event: dict) -> None:
+        self._queue.put(event)
+
+    def failures(self) -> dict[str, int]:
+        return {s.name: s.failures for s in self._subscribers}
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Deliver what is queued, then stop the worker."""
+        self._queue.put(None)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        get = self._queue.get
+        while True:
+            try:
+                event = get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if event is None:
+                return
+            self.dispatch(event)
+
+    def dispatch(self, event: dict) -> None:
+        etype = event.get("type")
+        for sub in self._subscribers:
+            if sub.types is not None and etype not in sub.types:
+                continue
+            try:
+                sub.listener(event)
+            except Exception:
+                sub.failures += 1
+                if sub.failures <= 3 or sub.failures % 1000 == 0:
+                    log.exception("output %s failed on a %s event (failure %d); the others go on",
+                                  sub.name, etype, sub.failures)

@@ -1,0 +1,1 @@
+"""The hardware seam: gpiozero devices that hand timestamped samples to the engine."""

@@ -1,0 +1,86 @@
+"""Open every wired channel of a configuration as gpiozero devices."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from gpiozero import MCP3008
+from gpiozero.exc import GPIOZeroError
+
+from rig.config import AnalogWiring, DigitalWiring, RigConfig
+from rig.hardware.adc import AnalogSampler
+from rig.hardware.inputs import EdgeInput
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[float, str, float], None]
+
+
+class SensorError(RuntimeError):
+    """A device could not be opened; the message names the channel and pin."""
+
+
+@dataclass
+class Sensors:
+    inputs: list[EdgeInput] = field(default_factory=list)
+    adcs: list[MCP3008] = field(default_factory=list)
+    sampler: AnalogSampler | None = None
+
+    def initial_samples(self, t_s: float) -> list[tuple[float, str, int]]:
+        """Channels already active when the rig starts (a channel is 0 until its first sample)."""
+        return [(t_s, d.channel, 1) for d in self.inputs if d.is_active]
+
+    def start(self) -> None:
+        if self.sampler is not None:
+            self.sampler.start()
+
+    def alive(self) -> bool:
+        return self.sampler is None or self.sampler.is_alive()
+
+    def close(self) -> None:
+        for device in [*self.inputs, *self.adcs]:
+            try:
+                device.close()
+            except Exception:  # closing must never hide the reason we stopped
+                log.debug("closing %r failed", device, exc_info=True)
+
+
+def open_sensors(config: RigConfig, sink: Sink, clock, stop: threading.Event, pin_factory=None) -> Sensors:
+    """Create the devices; pin callbacks hand ``(t, channel, value)`` to ``sink``.
+
+    ``clock.from_ticks`` turns the pin factory's tick into the trace's time.
+    """
+    sensors = Sensors()
+    from_ticks = clock.from_ticks
+
+    def edge(ticks: float, channel: str, value: int) -> None:
+        sink(from_ticks(ticks), channel, value)
+
+    analog: list[tuple[str, MCP3008, Callable[[float], float]]] = []
+    try:
+        for channel, wire in config.wiring.items():
+            if isinstance(wire, DigitalWiring):
+                try:
+                    sensors.inputs.append(EdgeInput(channel, edge, wire.pin, pull_up=wire.pull_up,
+                                                    active_state=wire.active_state, pin_factory=pin_factory))
+                except (GPIOZeroError, OSError, RuntimeError) as exc:
+                    raise SensorError(f"{channel}: cannot open BCM pin {wire.pin}: {exc}") from exc
+            elif isinstance(wire, AnalogWiring):
+                adc_cfg = config.adc
+                try:
+                    device = MCP3008(channel=wire.adc_channel, port=adc_cfg.spi_port,
+                                     device=adc_cfg.spi_device, pin_factory=pin_factory)
+                except (GPIOZeroError, OSError, RuntimeError) as exc:
+                    raise SensorError(f"{channel}: cannot open MCP3008 channel {wire.adc_channel} "
+                                      f"on SPI{adc_cfg.spi_port}.{adc_cfg.spi_device}: {exc}") from exc
+                sensors.adcs.append(device)
+                analog.append((channel, device, wire.to_newtons))
+    except Exception:
+        sensors.close()
+        raise
+    if analog:
+        sensors.sampler = AnalogSampler(analog, config.adc.sample_hz, sink, clock, stop)
+    return sensors

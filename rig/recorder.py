@@ -1,0 +1,61 @@
+"""The black box: every live run's raw samples, as a trace in the data directory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+
+from rig.trace import TraceHeader, TraceWriter
+
+log = logging.getLogger(__name__)
+
+
+class TraceRecorder:
+    """A bus output that writes ``samples`` events to a gzip trace.
+
+    The file is ``<data_dir>/traces/<UTC start>.jsonl.gz``, flushed at least
+    once a second, so a power cut leaves it readable up to its last second.
+    A write failure (a full disk) is logged once; recording stops, the rig
+    goes on counting.
+    """
+
+    def __init__(self, data_dir: str, header: TraceHeader, *, started_at: dt.datetime | None = None):
+        started_at = started_at or dt.datetime.now(dt.timezone.utc)
+        folder = os.path.join(data_dir, "traces")
+        os.makedirs(folder, exist_ok=True)
+        stamp = started_at.strftime("%Y-%m-%dT%H-%M-%SZ")
+        path = os.path.join(folder, f"{stamp}.jsonl.gz")
+        n = 1
+        while os.path.exists(path):
+            n += 1
+            path = os.path.join(folder, f"{stamp}-{n}.jsonl.gz")
+        header = TraceHeader(**{**header.__dict__, "recorded_at": started_at.isoformat(timespec="seconds")})
+        self.path = path
+        self.failed = False
+        # flush twice as often as promised, since a flush waits for the next event
+        self._writer = TraceWriter(path, header, flush_every_s=0.5)
+
+    def __call__(self, event: dict) -> None:
+        if self.failed:
+            return
+        try:
+            etype = event["type"]
+            if etype == "samples":
+                write = self._writer.write
+                for t, channel, value in event["samples"]:
+                    write(t, channel, value)
+                self._writer.maybe_flush()
+            elif etype == "stopped":
+                self._writer.close()
+            else:
+                self._writer.maybe_flush()
+        except OSError as exc:
+            self.failed = True
+            log.error("recording the trace to %s failed (%s); the rig goes on without recording", self.path, exc)
+
+    def close(self) -> None:
+        try:
+            self._writer.close()
+        except OSError as exc:
+            log.error("closing the trace %s failed: %s", self.path, exc)
