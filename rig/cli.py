@@ -1,0 +1,235 @@
+"""The ``stairrig`` command line: replay, simulate, demo, run, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+import threading
+
+from rig import __version__
+
+log = logging.getLogger("stairrig")
+
+
+def _load_config(path: str | None):
+    from rig.config import ConfigError, example_config_path, load_config
+    try:
+        return load_config(path or example_config_path())
+    except ConfigError as exc:
+        raise SystemExit(f"stairrig: {exc}") from None
+
+
+# -- replay ---------------------------------------------------------------
+def cmd_replay(args) -> int:
+    from rig.replay import replay
+    from rig.report import format_summary
+    from rig.trace import TraceError
+
+    settings = None
+    weight = args.weight_kg
+    if args.config:
+        config = _load_config(args.config)
+        settings = config.detection
+    show_progress = not args.no_progress and sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if total:
+            sys.stderr.write(f"\rreplaying {os.path.basename(args.trace)}: {100 * done / total:5.1f} %")
+            sys.stderr.flush()
+    try:
+        summary = replay(args.trace, settings, weight_kg=weight, progress=progress if show_progress else None)
+    except TraceError as exc:
+        if show_progress:
+            sys.stderr.write("\n")
+        print(f"stairrig replay: {exc}", file=sys.stderr)
+        return 1
+    if show_progress:
+        sys.stderr.write("\r" + " " * 60 + "\r")
+    for warning in summary.get("warnings", []):
+        print(f"stairrig replay: warning: {warning}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(format_summary(summary, title=os.path.basename(args.trace)))
+    return 0
+
+
+# -- simulate -------------------------------------------------------------
+def cmd_simulate(args) -> int:
+    from rig.sim import SCENARIOS, simulate, write_sim
+
+    if args.scenario not in SCENARIOS:
+        print(f"stairrig simulate: unknown scenario {args.scenario!r}; choose one of: "
+              f"{', '.join(sorted(SCENARIOS))}", file=sys.stderr)
+        return 1
+    layout = _load_config(args.config).layout if args.config else None
+    result = simulate(args.scenario, seed=args.seed, noise=args.noise, layout=layout,
+                      weight_kg=args.weight_kg, duration_s=args.duration)
+    try:
+        write_sim(result, args.out)
+    except OSError as exc:
+        print(f"stairrig simulate: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 1
+    truth = result.truth
+    print(f"wrote {args.out}: {len(result.samples)} samples, {truth['steps']} steps, "
+          f"{truth['ascents']} flights up, {truth['descents']} down (truth beside it)")
+    return 0
+
+
+# -- demo and run ---------------------------------------------------------
+def _print_live(min_summary_gap_s: float = 10.0):
+    from rig.report import format_live_event
+    last = {"summary": -1e9}
+
+    def printer(event: dict) -> None:
+        if event["type"] == "summary":
+            if event["t"] - last["summary"] < min_summary_gap_s:
+                return
+            last["summary"] = event["t"]
+        line = format_live_event(event)
+        if line:
+            print(line, flush=True)
+    return printer
+
+
+def _run_until_stopped(service, duration_s: float | None, clock) -> None:
+    stop = service.stop_event
+
+    def on_signal(signum, frame):
+        stop.set()
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    while not stop.is_set():
+        if duration_s is not None and clock.now() >= duration_s:
+            break
+        if stop.wait(0.1):
+            break
+        if not service.healthy():
+            log.error("a worker thread died; stopping")
+            break
+
+
+def cmd_demo(args) -> int:
+    from dataclasses import replace
+
+    from rig.report import format_summary
+    from rig.service import Service, describe
+    from rig.sim import simulate
+    from rig.sim.mockrig import RigDriver, SimulatedRig
+
+    config = _load_config(args.config)
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="stairrig-demo-")
+    config = replace(config, data_dir=os.path.abspath(data_dir))
+    if args.speed <= 0:
+        print("stairrig demo: --speed must be positive", file=sys.stderr)
+        return 1
+    sim = simulate("demo", seed=args.seed, noise="typical", layout=config.layout,
+                   weight_kg=config.athlete.weight_kg, duration_s=args.duration)
+    rig = SimulatedRig(config, speed=args.speed)
+    service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="sim")
+    service.subscribe("console", _print_live(), types={"step", "ascent", "descent", "grip", "grab",
+                                                       "stall", "fall_suspected", "summary"})
+    driver = RigDriver(rig, sim.samples, service.stop_event)
+    print(f"stairrig demo: a simulated athlete on a simulated rig ({describe(config)})")
+    print(f"  speed x{args.speed:g}, {args.duration:g} s of simulated time; Ctrl-C stops")
+    if service.recorder is not None:
+        print(f"  recording the raw trace to {service.recorder.path}")
+    service.start()
+    driver.start()
+    try:
+        _run_until_stopped(service, args.duration, rig.clock)
+    finally:
+        summary = service.stop()
+        rig.close()
+    if summary:
+        print()
+        print(format_summary(summary, title="demo summary"))
+    if service.recorder is not None:
+        print(f"\nreplay it:  stairrig replay {service.recorder.path}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from rig.hardware.sensors import SensorError
+    from rig.service import Service
+
+    config = _load_config(args.config)
+    try:
+        service = Service(config)
+    except SensorError as exc:
+        print(f"stairrig run: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # gpiozero raises plain errors when no pin library is usable
+        print(f"stairrig run: cannot open the GPIO pins: {exc}", file=sys.stderr)
+        return 1
+    service.subscribe("console", _print_live(60.0), types={"grab", "stall", "fall_suspected", "summary"})
+    service.start()
+    try:
+        _run_until_stopped(service, None, service.clock)
+    finally:
+        service.stop()
+    return 0
+
+
+def cmd_check_config(args) -> int:
+    from rig.config import check_config_main
+    return check_config_main(args.file)
+
+
+# -- parser ---------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="stairrig", description="Instrumented stair training on a Raspberry Pi.")
+    p.add_argument("--version", action="version", version=f"stairrig {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("replay", help="summarise a recorded trace")
+    r.add_argument("trace", help="a trace file (.jsonl or .jsonl.gz)")
+    r.add_argument("--json", action="store_true", help="print the spec's summary as JSON")
+    r.add_argument("--config", help="take the detection settings from this configuration file")
+    r.add_argument("--weight-kg", type=float, help="body weight for weight-scaled thresholds (default: the trace's)")
+    r.add_argument("--no-progress", action="store_true", help="no progress line on long files")
+    r.set_defaults(func=cmd_replay)
+
+    s = sub.add_parser("simulate", help="write a synthetic trace and its truth")
+    s.add_argument("--out", required=True, help="the trace to write (.jsonl or .jsonl.gz)")
+    s.add_argument("--scenario", default="mixed", help="what the simulated athlete does (default: mixed)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--noise", choices=("none", "typical", "harsh"), default="typical")
+    s.add_argument("--weight-kg", type=float, default=70.0)
+    s.add_argument("--duration", type=float, help="seconds, for scenarios that take one")
+    s.add_argument("--config", help="simulate the rig of this configuration file")
+    s.set_defaults(func=cmd_simulate)
+
+    d = sub.add_parser("demo", help="a simulated athlete on a simulated rig, through the whole service")
+    d.add_argument("--duration", type=float, default=120.0, help="simulated seconds (default 120)")
+    d.add_argument("--speed", type=float, default=1.0, help="faster than real time, e.g. 5 (default 1)")
+    d.add_argument("--data-dir", help="where traces go (default: a new temporary folder)")
+    d.add_argument("--seed", type=int, default=1)
+    d.add_argument("--config", help="the rig to simulate (default: the packaged rig.example.toml)")
+    d.set_defaults(func=cmd_demo)
+
+    u = sub.add_parser("run", help="run the rig on real GPIO pins")
+    u.add_argument("--config", required=True, help="the rig's configuration file")
+    u.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("check-config", help="validate a configuration file")
+    c.add_argument("file")
+    c.set_defaults(func=cmd_check_config)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

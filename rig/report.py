@@ -1,0 +1,80 @@
+"""Plain-text views of a summary and of live events, for the terminal."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+
+def _num(value, unit: str = "", digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}{unit}"
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.0f} %"
+
+
+def format_summary(summary: dict, title: str | None = None) -> str:
+    """The replay summary as a readable table."""
+    s = summary
+    lines = []
+    if title:
+        lines += [title, "=" * len(title)]
+    facing = s["facing"]
+    lines += [
+        f"steps            {s['steps']}  (up {s['steps_up']}, down {s['steps_down']})",
+        f"flights          {s['ascents']} up, {s['descents']} down",
+        f"elevation gain   {_num(s['elevation_gain_m'], ' m', 2)}",
+        f"active time      {_num(s['active_s'], ' s')} of {_num(s['duration_s'], ' s')}",
+        f"cadence          {_num(s['cadence_spm'], ' steps/min')}",
+        f"facing           forward {facing['forward']}, backward {facing['backward']}, unknown {facing['unknown']}",
+    ]
+    rel = s["reliance"]
+    lines.append(f"handrail use     contact {_pct(rel['contact_fraction'])}, light {_pct(rel['light_fraction'])},"
+                 f" firm {_pct(rel['firm_fraction'])} of active time")
+    if s["rails"]:
+        lines.append("")
+        lines.append("rail     contact    light     firm   peak force   impulse")
+        for side, r in s["rails"].items():
+            lines.append(f"{side:<6} {_num(r['contact_s'], ' s'):>9} {_num(r['light_s'], ' s'):>8} "
+                         f"{_num(r['firm_s'], ' s'):>8} {_num(r['peak_force_n'], ' N'):>12} "
+                         f"{_num(r['impulse_ns'], ' N s'):>9}")
+    counts = Counter(e["type"] for e in s["events"])
+    lines.append("")
+    lines.append("events           " + (", ".join(f"{n} {t.replace('_', ' ')}" for t, n in sorted(counts.items()))
+                                        or "none"))
+    for e in s["events"]:
+        detail = ", ".join(f"{k} {v}" for k, v in e.items() if k not in ("t", "type"))
+        lines.append(f"  {e['t']:9.3f} s  {e['type'].replace('_', ' ')}" + (f"  ({detail})" if detail else ""))
+    for warning in s.get("warnings", []):
+        lines.append(f"warning: {warning}")
+    return "\n".join(lines)
+
+
+def format_live_event(event: dict) -> str | None:
+    """One line for an event as it happens, or None for events not shown."""
+    etype = event["type"]
+    t = f"{event['t']:8.2f} s"
+    if etype == "step":
+        direction = event["direction"] or "level?"
+        return (f"{t}  step {event['steps']:>4}  {direction:<6} tread {event['tread']}"
+                f"  facing {event['facing']}")
+    if etype in ("ascent", "descent"):
+        return f"{t}  flight {'up' if etype == 'ascent' else 'down'} done ({event.get(etype + 's')})"
+    if etype == "grip":
+        force = event.get("force_n")
+        return f"{t}  {event['rail']} rail: {event['grip']}" + (f" ({force:.1f} N)" if force is not None else "")
+    if etype == "grab":
+        return f"{t}  ! GRAB on the {event['rail']} rail ({event['force_n']:.0f} N)"
+    if etype == "stall":
+        return f"{t}  ! stall on tread {event['tread']}"
+    if etype == "fall_suspected":
+        return f"{t}  !!! SUSPECTED FALL (last step on tread {event['tread']})"
+    if etype == "summary" and not event.get("final"):
+        s = event["summary"]
+        rel = s["reliance"]
+        return (f"{t}  -- {s['steps']} steps, {s['ascents']} up / {s['descents']} down flights, "
+                f"rails: contact {_pct(rel['contact_fraction'])}, light {_pct(rel['light_fraction'])},"
+                f" firm {_pct(rel['firm_fraction'])}")
+    return None

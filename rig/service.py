@@ -1,0 +1,90 @@
+"""The whole service: sensors -> engine -> bus -> outputs, started and stopped together.
+
+``Service`` is what ``stairrig run`` (real pins) and ``stairrig demo`` (the
+simulated rig) both start; they differ only in the pin factory and clock
+they hand it. Threads are named and stop on one shared Event.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Callable
+
+from rig.bus import EventBus
+from rig.clock import PinFactoryClock
+from rig.config import RigConfig
+from rig.core import Detector
+from rig.engine import Engine
+from rig.hardware.sensors import open_sensors
+from rig.recorder import TraceRecorder
+from rig.trace import TraceHeader
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    def __init__(self, config: RigConfig, *, pin_factory=None, clock=None, source: str = "gpio",
+                 stop: threading.Event | None = None, record: bool | None = None):
+        self.config = config
+        self.stop_event = stop or threading.Event()
+        if pin_factory is None:
+            from gpiozero import Device
+            Device.ensure_pin_factory()
+            pin_factory = Device.pin_factory
+        self.pin_factory = pin_factory
+        self.clock = clock or PinFactoryClock(pin_factory)
+        self.bus = EventBus(self.stop_event)
+        self.detector = Detector(config.layout, config.detection, config.athlete.weight_kg)
+        self.engine = Engine(self.detector, self.clock, self.bus, self.stop_event)
+        self.recorder: TraceRecorder | None = None
+        if config.record_traces if record is None else record:
+            header = TraceHeader(layout=config.layout, weight_kg=config.athlete.weight_kg,
+                                 athlete_name=config.athlete.name, drill_facing=config.drill.facing,
+                                 drill_grip=config.drill.grip, source=source)
+            try:
+                os.makedirs(config.data_dir, exist_ok=True)
+                self.recorder = TraceRecorder(config.data_dir, header)
+                self.bus.subscribe("trace-recorder", self.recorder, types={"samples", "summary", "stopped"})
+            except OSError as exc:
+                log.error("cannot record traces in %s (%s); the rig runs without recording",
+                          config.data_dir, exc)
+        self.sensors = open_sensors(config, self.engine.sink, self.clock, self.stop_event,
+                                    pin_factory=pin_factory)
+
+    def subscribe(self, name: str, listener: Callable[[dict], None], types=None) -> None:
+        self.bus.subscribe(name, listener, types)
+
+    def start(self) -> None:
+        self.bus.start()
+        self.engine.start()
+        now = self.clock.now()
+        for t, channel, value in self.sensors.initial_samples(now):
+            self.engine.sink(t, channel, value)
+        self.sensors.start()
+        log.info("stairrig is running: %s", describe(self.config))
+
+    def healthy(self) -> bool:
+        """The engine, the bus and the sensor threads are all alive."""
+        return self.engine.is_alive() and self.bus.is_alive() and self.sensors.alive()
+
+    def stop(self) -> dict | None:
+        """Stop every thread; returns the final summary."""
+        self.stop_event.set()
+        self.engine.join(5.0)
+        if self.sensors.sampler is not None and self.sensors.sampler.thread.is_alive():
+            self.sensors.sampler.thread.join(2.0)
+        self.bus.close()
+        if self.recorder is not None:
+            self.recorder.close()
+        self.sensors.close()
+        return self.engine.final_summary
+
+
+def describe(config: RigConfig) -> str:
+    layout = config.layout
+    kind = f"stepper" if layout.kind == "stepper" else (
+        f"flight of {layout.treads} {'split ' if layout.split else ''}{layout.tread_sensor} treads")
+    rails = ", ".join(f"{side} ({', '.join(s)})" for side, s in layout.rails.items()) or "no rails"
+    return f"{kind}; rails {rails}; athlete {config.athlete.name} ({config.athlete.weight_kg:g} kg)"
