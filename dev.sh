@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# stairrig's developer entry point: installs what it needs, then runs it.
+#   ./dev.sh demo [demo options]   a simulated athlete on a simulated rig, the whole service
+#   ./dev.sh test [pytest options] the test suite
+#   ./dev.sh bench                 the speed measurements of docs/benchmarks.md
+# Works as root or with sudo (for system packages), on Debian, Raspberry Pi OS and Ubuntu.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=.venv
+PY=${PYTHON:-python3}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  # install the Debian packages given, only those missing
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} = 0 ] && return 0
+  command -v apt-get >/dev/null || { echo "dev.sh: please install: ${missing[*]}" >&2; exit 1; }
+  echo "dev.sh: installing ${missing[*]}" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_python() {
+  if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "dev.sh: stairrig needs Python 3.11 or later ($PY is $("$PY" --version 2>&1))" >&2
+    exit 1
+  fi
+  if [ ! -x "$VENV/bin/python" ]; then
+    # Debian splits venv out of python3; on a Pi the distribution's lgpio
+    # comes through the system site packages
+    "$PY" -m venv --system-site-packages "$VENV" 2>/dev/null || {
+      apt_install python3-venv
+      "$PY" -m venv --system-site-packages "$VENV"
+    }
+  fi
+  local stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
+  if [ ! -e "$stamp" ]; then
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+  fi
+}
+
+cmd=${1:-help}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  demo)
+    ensure_python
+    exec "$VENV/bin/stairrig" demo "$@"
+    ;;
+  test|tests)
+    ensure_python
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  bench)
+    ensure_python
+    "$VENV/bin/python" bench/replay_speed.py
+    "$VENV/bin/python" bench/live_latency.py
+    ;;
+  *)
+    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
