@@ -79,6 +79,7 @@ class ContactTracker:
                 # back from a short gap: confirm now if it has lasted long enough
                 if t - self.t_start >= self.min_s:
                     self._confirm()
+                    self.deadline = INF
                 else:
                     self.deadline = self.t_start + self.min_s
             else:
@@ -90,7 +91,6 @@ class ContactTracker:
             self.deadline = t + self.bridge_s
             if phase == CANDIDATE and t - self.t_start >= self.min_s:
                 self._confirm()
-                self.deadline = t + self.bridge_s
 
     def expire(self, now: float) -> None:
         """Fire the timer if it has run out by ``now``."""
