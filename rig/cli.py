@@ -88,7 +88,7 @@ def _print_live(min_summary_gap_s: float = 10.0):
 
     def printer(event: dict) -> None:
         if event["type"] == "summary":
-            if event["t"] - last["summary"] < min_summary_gap_s:
+            if event["t"] - last["summary"] < min_summary_gap_s or not event["summary"]["steps"]:
                 return
             last["summary"] = event["t"]
         line = format_live_event(event)

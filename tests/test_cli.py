@@ -1,0 +1,66 @@
+"""The command line, run as a user would: ``python -m rig ...`` in a subprocess."""
+
+import json
+import subprocess
+import sys
+
+from rig.config import example_config_path
+from tests.truth import differences
+
+
+def run(*args, timeout=180):
+    return subprocess.run([sys.executable, "-m", "rig", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_version_and_help():
+    done = run("--version")
+    assert done.returncode == 0 and done.stdout.startswith("stairrig ")
+    done = run("--help")
+    for command in ("replay", "simulate", "demo", "run", "check-config"):
+        assert command in done.stdout
+
+
+def test_check_config_ok_and_bad(tmp_path):
+    ok = run("check-config", example_config_path())
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    bad = tmp_path / "rig.toml"
+    bad.write_text(open(example_config_path()).read().replace("treads = 5", "treads = 5\nstairs = 3"))
+    done = run("check-config", str(bad))
+    assert done.returncode == 1
+    assert f"{bad}: rig.stairs: unknown key" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_run_refuses_a_bad_config_with_a_message(tmp_path):
+    bad = tmp_path / "rig.toml"
+    bad.write_text("[rig]\nkind = 'flight'\ntreads = 'five'\n")
+    done = run("run", "--config", str(bad))
+    assert done.returncode != 0
+    assert "rig.treads" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_simulate_writes_a_trace_whose_replay_matches_its_truth(tmp_path):
+    out = tmp_path / "sim.jsonl.gz"
+    done = run("simulate", "--out", str(out), "--scenario", "backward-flights", "--seed", "4", "--noise", "harsh")
+    assert done.returncode == 0, done.stderr
+    truth = json.loads((tmp_path / "sim.truth.json").read_text())
+    summary = json.loads(run("replay", str(out), "--json").stdout)
+    assert differences(summary, truth) == []
+    assert truth["facing"]["backward"] > 0.9 * truth["steps"]
+
+
+def test_simulate_unknown_scenario(tmp_path):
+    done = run("simulate", "--out", str(tmp_path / "x.jsonl"), "--scenario", "moonwalk")
+    assert done.returncode == 1 and "unknown scenario 'moonwalk'" in done.stderr
+
+
+def test_demo_runs_the_whole_live_path(tmp_path):
+    done = run("demo", "--duration", "25", "--speed", "10", "--data-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "step    1  up     tread 1  facing backward" in done.stdout
+    assert "demo summary" in done.stdout
+    traces = list((tmp_path / "traces").glob("*.jsonl.gz"))
+    assert len(traces) == 1
+    replayed = json.loads(run("replay", str(traces[0]), "--json").stdout)
+    assert f"steps            {replayed['steps']}  " in done.stdout
+    assert replayed["steps"] >= 5
