@@ -68,8 +68,12 @@ def cmd_simulate(args) -> int:
               f"{', '.join(sorted(SCENARIOS))}", file=sys.stderr)
         return 1
     layout = _load_config(args.config).layout if args.config else None
-    result = simulate(args.scenario, seed=args.seed, noise=args.noise, layout=layout,
-                      weight_kg=args.weight_kg, duration_s=args.duration)
+    try:
+        result = simulate(args.scenario, seed=args.seed, noise=args.noise, layout=layout,
+                          weight_kg=args.weight_kg, duration_s=args.duration)
+    except ValueError as exc:  # a scenario that does not fit the rig (a flight on a stepper...)
+        print(f"stairrig simulate: {exc}", file=sys.stderr)
+        return 1
     try:
         write_sim(result, args.out)
     except OSError as exc:

@@ -92,6 +92,7 @@ class Engine:
         last = self._last_t
         out = []
         for t, channel, value in batch:
+            t = round(t, 6)  # the trace's resolution: live and its replay see the same times
             if t < last:
                 self.late_samples += 1
                 t = last

@@ -247,7 +247,6 @@ class Detector:
         on_n = self.settings.rail_contact_on_n
         off_n = self.settings.rail_contact_off_n
         fifo = self._fifo
-        apply = self._apply_force
 
         def on_force(t: float, v: float) -> None:
             if grab.sample(t, v):
@@ -263,11 +262,10 @@ class Detector:
                     rail.raw_force_on = True
                     tracker.edge(t, True)
                     self._refresh_pending()
-            heap = self._heap
-            if fifo or self._pending_min <= t or (heap and heap[0][0] <= t):
-                fifo.append((t, rail, v))  # something earlier may still be decided
-            else:
-                apply(t, rail, v)
+            # Always through the queue: a transition at this same time may still
+            # come (from a later line with the same t), and at equal times it goes
+            # first: a force holds from its sample on, a contact ends at its release.
+            fifo.append((t, rail, v))
         return on_force
 
     # -- input -------------------------------------------------------------

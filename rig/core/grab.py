@@ -25,9 +25,10 @@ class GrabDetector:
         self.floor_n = floor_n
         self.armed = True
         self.base_n = 0.0      # the low value the last grab rose from
-        # entries [t_from, value, t_until]: value held from t_from until t_until
-        self._low: deque[list[float]] = deque()
-        self._last_is_back = False  # the newest sample is the deque's last entry
+        # entries [t_from, value, t_until]: value held from t_from until t_until.
+        # A channel is 0 until its first sample (the spec), so it starts at 0 N.
+        self._low: deque[list[float]] = deque([[0.0, 0.0, float("inf")]])
+        self._last_is_back = True  # the newest value is the deque's last entry
 
     def sample(self, t: float, force_n: float) -> bool:
         """Take one force sample; True when it completes a grab."""

@@ -60,7 +60,7 @@ def subtract(xs: list[Interval], ys: list[Interval]) -> list[Interval]:
 
 def measure(xs: Iterable[Interval]) -> float:
     """Total length of a normal list."""
-    return sum(b - a for a, b in xs)
+    return sum((b - a for a, b in xs), 0.0)
 
 
 def bridge(xs: list[Interval], gap_s: float) -> list[Interval]:

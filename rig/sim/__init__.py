@@ -1,0 +1,24 @@
+"""The simulator: a synthetic athlete on a configurable rig.
+
+It writes a trace (header + samples, ``shared/spec/trace-format.md``) and
+its truth: the replay summary that the spec's definitions give on the
+noise-free signals, computed from the script itself, not by a detector.
+
+    from rig.sim import simulate, write_sim
+    result = simulate("backward-flights", seed=3, noise="harsh")
+    write_sim(result, "retro.jsonl.gz")   # and retro.truth.json beside it
+
+Files: ``athlete`` (gait -> foot contacts), ``treads`` (contacts -> tread
+samples), ``rails`` (grips -> rail samples), ``noise``, ``truth``,
+``session`` (a scripted session), ``scenarios`` (the named ones),
+``result`` (SimResult, write_sim), ``intervals`` (time-interval algebra).
+"""
+
+from rig.sim.noise import NOISE_LEVELS, add_noise
+from rig.sim.result import SimResult, truth_path, write_sim
+from rig.sim.scenarios import DEFAULT_LAYOUTS, SCENARIOS, simulate
+from rig.sim.session import Session
+from rig.sim.truth import compute_truth
+
+__all__ = ["SimResult", "SCENARIOS", "DEFAULT_LAYOUTS", "NOISE_LEVELS", "Session", "simulate", "write_sim",
+           "truth_path", "add_noise", "compute_truth"]
