@@ -159,17 +159,15 @@ def cmd_demo(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from rig.hardware.factory import PinFactoryError
     from rig.hardware.sensors import SensorError
     from rig.service import Service
 
     config = _load_config(args.config)
     try:
         service = Service(config)
-    except SensorError as exc:
+    except (SensorError, PinFactoryError) as exc:
         print(f"stairrig run: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # gpiozero raises plain errors when no pin library is usable
-        print(f"stairrig run: cannot open the GPIO pins: {exc}", file=sys.stderr)
         return 1
     service.subscribe("console", _print_live(60.0), types={"grab", "stall", "fall_suspected", "summary"})
     service.start()

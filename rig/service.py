@@ -17,6 +17,7 @@ from rig.clock import PinFactoryClock
 from rig.config import RigConfig
 from rig.core import Detector
 from rig.engine import Engine
+from rig.hardware.factory import load_pin_factory
 from rig.hardware.sensors import open_sensors
 from rig.recorder import TraceRecorder
 from rig.trace import TraceHeader
@@ -30,9 +31,7 @@ class Service:
         self.config = config
         self.stop_event = stop or threading.Event()
         if pin_factory is None:
-            from gpiozero import Device
-            Device.ensure_pin_factory()
-            pin_factory = Device.pin_factory
+            pin_factory = load_pin_factory(config.pin_factory)
         self.pin_factory = pin_factory
         self.clock = clock or PinFactoryClock(pin_factory)
         self.bus = EventBus(self.stop_event)

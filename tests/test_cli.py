@@ -64,3 +64,37 @@ def test_demo_runs_the_whole_live_path(tmp_path):
     replayed = json.loads(run("replay", str(traces[0]), "--json").stdout)
     assert f"steps            {replayed['steps']}  " in done.stdout
     assert replayed["steps"] >= 5
+
+
+def test_run_with_the_mock_pin_factory_stops_cleanly_on_sigint(tmp_path):
+    import os
+    import signal
+    config = tmp_path / "rig.toml"
+    config.write_text(open(example_config_path()).read().replace('"/var/lib/stairrig"', f'"{tmp_path}"'))
+    proc = subprocess.Popen([sys.executable, "-m", "rig", "run", "--config", str(config)],
+                            env={**os.environ, "GPIOZERO_PIN_FACTORY": "mock"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:                     # the log says when it is up
+            if "stairrig is running" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    traces = list((tmp_path / "traces").glob("*.jsonl.gz"))
+    assert len(traces) == 1
+    done = run("replay", str(traces[0]), "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["steps"] == 0
+
+
+def test_run_names_an_unknown_pin_factory(tmp_path):
+    import os
+    config = tmp_path / "rig.toml"
+    config.write_text(open(example_config_path()).read().replace('"/var/lib/stairrig"', f'"{tmp_path}"'))
+    done = subprocess.run([sys.executable, "-m", "rig", "run", "--config", str(config)],
+                          env={**os.environ, "GPIOZERO_PIN_FACTORY": "nonesuch"},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "unknown pin factory 'nonesuch'" in done.stderr and "Traceback" not in done.stderr
