@@ -132,8 +132,11 @@ def cmd_demo(args) -> int:
     if args.speed <= 0:
         print("stairrig demo: --speed must be positive", file=sys.stderr)
         return 1
+    # show a stall and a grab early in any demo, then now and then
     sim = simulate("demo", seed=args.seed, noise="typical", layout=config.layout,
-                   weight_kg=config.athlete.weight_kg, duration_s=args.duration)
+                   weight_kg=config.athlete.weight_kg, duration_s=args.duration,
+                   stall_every_s=min(120.0, max(30.0, 0.4 * args.duration)),
+                   grab_every_s=min(150.0, max(40.0, 0.6 * args.duration)))
     rig = SimulatedRig(config, speed=args.speed)
     service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="sim")
     service.subscribe("console", _print_live(), types={"step", "ascent", "descent", "grip", "grab",
@@ -154,8 +157,16 @@ def cmd_demo(args) -> int:
         print()
         print(format_summary(summary, title="demo summary"))
     if service.recorder is not None:
-        print(f"\nreplay it:  stairrig replay {service.recorder.path}")
+        print(f"\nreplay it:  {_this_command()} replay {service.recorder.path}")
     return 0
+
+
+def _this_command() -> str:
+    """How the user ran stairrig, to suggest the next command."""
+    exe = sys.argv[0]
+    if os.path.basename(exe) == "stairrig":
+        return os.path.relpath(exe) if os.sep in exe else exe
+    return f"{os.path.basename(sys.executable)} -m rig"
 
 
 def cmd_run(args) -> int:
