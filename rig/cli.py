@@ -101,13 +101,16 @@ def _print_live(min_summary_gap_s: float = 10.0):
     return printer
 
 
-def _run_until_stopped(service, duration_s: float | None, clock) -> None:
-    stop = service.stop_event
-
+def _stop_on_signals(stop: threading.Event) -> None:
+    """Ctrl-C and systemd's SIGTERM set the stop event; installed before anything starts."""
     def on_signal(signum, frame):
         stop.set()
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+
+
+def _run_until_stopped(service, duration_s: float | None, clock) -> None:
+    stop = service.stop_event
     while not stop.is_set():
         if duration_s is not None and clock.now() >= duration_s:
             break
@@ -137,8 +140,10 @@ def cmd_demo(args) -> int:
                    weight_kg=config.athlete.weight_kg, duration_s=args.duration,
                    stall_every_s=min(120.0, max(30.0, 0.4 * args.duration)),
                    grab_every_s=min(150.0, max(40.0, 0.6 * args.duration)))
+    stop = threading.Event()
+    _stop_on_signals(stop)
     rig = SimulatedRig(config, speed=args.speed)
-    service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="sim")
+    service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="sim", stop=stop)
     service.subscribe("console", _print_live(), types={"step", "ascent", "descent", "grip", "grab",
                                                        "stall", "fall_suspected", "summary"})
     driver = RigDriver(rig, sim.samples, service.stop_event)
@@ -175,8 +180,10 @@ def cmd_run(args) -> int:
     from rig.service import Service
 
     config = _load_config(args.config)
+    stop = threading.Event()
+    _stop_on_signals(stop)
     try:
-        service = Service(config)
+        service = Service(config, stop=stop)
     except (SensorError, PinFactoryError) as exc:
         print(f"stairrig run: {exc}", file=sys.stderr)
         return 1

@@ -43,8 +43,7 @@ def _ignore(event: dict) -> None:
 
 
 class _Tread:
-    __slots__ = ("index", "tracker", "front_on", "back_on", "first_half", "t_first",
-                 "other_t", "raw_force_on")
+    __slots__ = ("index", "tracker", "front_on", "back_on", "first_half", "t_first", "other_t")
 
     def __init__(self, index: int):
         self.index = index
@@ -54,12 +53,11 @@ class _Tread:
         self.first_half: str | None = None   # the half whose switch closed first
         self.t_first = 0.0
         self.other_t: float | None = None    # when the other half first closed
-        self.raw_force_on = False
 
 
 class _Rail:
     __slots__ = ("side", "has_touch", "has_force", "tracker", "contact", "force_n",
-                 "firm", "raw_force_on", "grab", "contact_s", "light_s", "firm_s",
+                 "firm", "grab", "contact_s", "light_s", "firm_s",
                  "peak_force_n", "impulse_ns", "t_impulse", "grip")
 
     def __init__(self, side: str, has_touch: bool, has_force: bool):
@@ -70,7 +68,6 @@ class _Rail:
         self.contact = False      # in contact, on the ordered timeline
         self.force_n = 0.0        # force on the ordered timeline (held between samples)
         self.firm = False         # force above the firm threshold (hysteresis)
-        self.raw_force_on = False  # force-only rails: raw contact from force
         self.grab: GrabDetector | None = None
         self.contact_s = 0.0
         self.light_s = 0.0
@@ -179,17 +176,16 @@ class Detector:
                 handlers[f"tread.{i}.front"] = self._make_half(tread, "front")
                 handlers[f"tread.{i}.back"] = self._make_half(tread, "back")
             else:
-                handlers[f"tread.{i}"] = self._make_switch(tread)
+                handlers[f"tread.{i}"] = self._make_switch(tread.tracker)
         for rail in self._rail_list:
             if rail.has_touch:
-                handlers[f"rail.{rail.side}.touch"] = self._make_touch(rail)
+                handlers[f"rail.{rail.side}.touch"] = self._make_switch(rail.tracker)
             if rail.has_force:
                 handlers[f"rail.{rail.side}.force"] = self._make_rail_force(rail)
         return handlers
 
-    def _make_switch(self, tread: _Tread) -> Callable[[float, float], None]:
-        tracker = tread.tracker
-
+    def _make_switch(self, tracker: ContactTracker) -> Callable[[float, float], None]:
+        """A tread switch or a rail's touch pad: every raw change goes to its tracker."""
         def on_switch(t: float, v: float) -> None:
             tracker.edge(t, bool(v))
             self._refresh_pending()
@@ -215,53 +211,34 @@ class Detector:
             self._refresh_pending()
         return on_half
 
-    def _make_force_tread(self, tread: _Tread) -> Callable[[float, float], None]:
-        tracker = tread.tracker
-        on_n = self.thresholds.tread_force_on_n
-        off_n = self.thresholds.tread_force_off_n
+    def _force_contact(self, tracker: ContactTracker, on_n: float, off_n: float) -> Callable[[float, float], None]:
+        """Raw contact from a force: on when it reaches ``on_n``, off when it falls below ``off_n``."""
+        on = False
 
         def on_force(t: float, v: float) -> None:
-            if tread.raw_force_on:
-                if v < off_n:
-                    tread.raw_force_on = False
-                    tracker.edge(t, False)
-                    self._refresh_pending()
-            elif v >= on_n:
-                tread.raw_force_on = True
-                tracker.edge(t, True)
+            nonlocal on
+            if (v < off_n) if on else (v >= on_n):
+                on = not on
+                tracker.edge(t, on)
                 self._refresh_pending()
         return on_force
 
-    def _make_touch(self, rail: _Rail) -> Callable[[float, float], None]:
-        tracker = rail.tracker
-
-        def on_touch(t: float, v: float) -> None:
-            tracker.edge(t, bool(v))
-            self._refresh_pending()
-        return on_touch
+    def _make_force_tread(self, tread: _Tread) -> Callable[[float, float], None]:
+        return self._force_contact(tread.tracker, self.thresholds.tread_force_on_n,
+                                   self.thresholds.tread_force_off_n)
 
     def _make_rail_force(self, rail: _Rail) -> Callable[[float, float], None]:
-        tracker = rail.tracker
         grab = rail.grab
-        contact_from_force = not rail.has_touch
-        on_n = self.settings.rail_contact_on_n
-        off_n = self.settings.rail_contact_off_n
+        contact = None if rail.has_touch else self._force_contact(
+            rail.tracker, self.settings.rail_contact_on_n, self.settings.rail_contact_off_n)
         fifo = self._fifo
 
         def on_force(t: float, v: float) -> None:
             if grab.sample(t, v):
                 self._event({"type": "grab", "t": t, "at": t, "rail": rail.side,
                              "force_n": round(v, 2), "rise_n": round(v - grab.base_n, 2)})
-            if contact_from_force:
-                if rail.raw_force_on:
-                    if v < off_n:
-                        rail.raw_force_on = False
-                        tracker.edge(t, False)
-                        self._refresh_pending()
-                elif v >= on_n:
-                    rail.raw_force_on = True
-                    tracker.edge(t, True)
-                    self._refresh_pending()
+            if contact is not None:
+                contact(t, v)
             # Always through the queue: a transition at this same time may still
             # come (from a later line with the same t), and at equal times it goes
             # first: a force holds from its sample on, a contact ends at its release.

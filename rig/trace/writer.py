@@ -76,13 +76,16 @@ class TraceWriter:
         self._drain()
         if self._gz is not None:
             self._gz.flush(zlib.Z_SYNC_FLUSH)
+        self._sync()
+        self._last_flush = self._clock()
+
+    def _sync(self) -> None:
         self._raw.flush()
         if self._fsync:
             try:
                 os.fsync(self._raw.fileno())
-            except OSError:
+            except OSError:  # a file system without fsync (a pipe, some FUSE mounts)
                 pass
-        self._last_flush = self._clock()
 
     def close(self) -> None:
         if self._raw.closed:
@@ -90,12 +93,7 @@ class TraceWriter:
         self._drain()
         if self._gz is not None:
             self._gz.close()
-        self._raw.flush()
-        if self._fsync:
-            try:
-                os.fsync(self._raw.fileno())
-            except OSError:
-                pass
+        self._sync()
         self._raw.close()
 
     def __enter__(self) -> "TraceWriter":
