@@ -28,17 +28,22 @@ ensure_python() {
     echo "dev.sh: stairrig needs Python 3.11 or later ($PY is $("$PY" --version 2>&1))" >&2
     exit 1
   fi
-  if [ ! -x "$VENV/bin/python" ]; then
-    # Debian splits venv out of python3; on a Pi the distribution's lgpio
-    # comes through the system site packages
-    "$PY" -m venv --system-site-packages "$VENV" 2>/dev/null || {
-      apt_install python3-venv
-      "$PY" -m venv --system-site-packages "$VENV"
-    }
+  if ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    # missing or broken (an interrupted creation): make it anew. On a Raspberry
+    # Pi the distribution's lgpio comes in through the system site packages.
+    local site=()
+    if grep -qs "Raspberry Pi" /proc/device-tree/model; then
+      apt_install python3-lgpio
+      site=(--system-site-packages)
+    fi
+    if ! "$PY" -m venv --clear "${site[@]}" "$VENV" 2>/dev/null || ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+      apt_install python3-venv   # Debian ships venv apart from python3
+      "$PY" -m venv --clear "${site[@]}" "$VENV"
+    fi
+    rm -f "$VENV"/.installed-*
   fi
   local stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
   if [ ! -e "$stamp" ]; then
-    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
     "$VENV/bin/python" -m pip install -q -e ".[test]"
     rm -f "$VENV"/.installed-*
     touch "$stamp"

@@ -28,12 +28,14 @@ class _Subscriber:
 
 
 class EventBus:
-    """Subscribers get the events whose ``type`` they asked for (all when None)."""
+    """Subscribers get the events whose ``type`` they asked for (all when None).
 
-    def __init__(self, stop: threading.Event, name: str = "stairrig-bus"):
+    It stops on ``close()``, after delivering what was published before.
+    """
+
+    def __init__(self, name: str = "stairrig-bus"):
         self._queue: queue.SimpleQueue[dict | None] = queue.SimpleQueue()
         self._subscribers: list[_Subscriber] = []
-        self._stop = stop
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def subscribe(self, name: str, listener: Listener, types: Iterable[str] | None = None) -> None:
@@ -41,9 +43,6 @@ class EventBus:
 
     def publish(self, event: dict) -> None:
         self._queue.put(event)
-
-    def failures(self) -> dict[str, int]:
-        return {s.name: s.failures for s in self._subscribers}
 
     def start(self) -> None:
         self._thread.start()

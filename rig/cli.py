@@ -24,6 +24,25 @@ def _load_config(path: str | None):
         raise SystemExit(f"stairrig: {exc}") from None
 
 
+# -- argument types --------------------------------------------------------
+def _number(low: float, high: float, what: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (low <= value <= high):  # also refuses nan
+            raise argparse.ArgumentTypeError(f"{what} must be between {low:g} and {high:g}, not {text}")
+        return value
+    parse.__name__ = what
+    return parse
+
+
+_DURATION = _number(1.0, 86400.0, "a duration in seconds")
+_SPEED = _number(0.01, 1000.0, "a speed")
+_WEIGHT = _number(20.0, 300.0, "a body weight in kg")
+
+
 # -- replay ---------------------------------------------------------------
 def cmd_replay(args) -> int:
     from rig.replay import replay
@@ -109,21 +128,23 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGTERM, on_signal)
 
 
-def _run_until_stopped(service, duration_s: float | None, clock) -> None:
+def _run_until_stopped(service, duration_s: float | None, clock) -> bool:
+    """Wait for a signal, the duration, or a dead worker; False if a worker died."""
     stop = service.stop_event
     while not stop.is_set():
         if duration_s is not None and clock.now() >= duration_s:
             break
-        if stop.wait(0.1):
-            break
+        stop.wait(0.1)
         if not service.healthy():
             log.error("a worker thread died; stopping")
-            break
+            return False
+    return service.engine.error is None
 
 
 def cmd_demo(args) -> int:
     from dataclasses import replace
 
+    from rig.hardware.sensors import SensorError
     from rig.report import format_summary
     from rig.service import Service, describe
     from rig.sim import simulate
@@ -132,18 +153,24 @@ def cmd_demo(args) -> int:
     config = _load_config(args.config)
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="stairrig-demo-")
     config = replace(config, data_dir=os.path.abspath(data_dir))
-    if args.speed <= 0:
-        print("stairrig demo: --speed must be positive", file=sys.stderr)
-        return 1
     # show a stall and a grab early in any demo, then now and then
-    sim = simulate("demo", seed=args.seed, noise="typical", layout=config.layout,
-                   weight_kg=config.athlete.weight_kg, duration_s=args.duration,
-                   stall_every_s=min(120.0, max(30.0, 0.4 * args.duration)),
-                   grab_every_s=min(150.0, max(40.0, 0.6 * args.duration)))
+    try:
+        sim = simulate("demo", seed=args.seed, noise="typical", layout=config.layout,
+                       weight_kg=config.athlete.weight_kg, duration_s=args.duration,
+                       stall_every_s=min(120.0, max(30.0, 0.4 * args.duration)),
+                       grab_every_s=min(150.0, max(40.0, 0.6 * args.duration)))
+    except ValueError as exc:  # a rig the demo cannot script
+        print(f"stairrig demo: {exc}", file=sys.stderr)
+        return 1
     stop = threading.Event()
     _stop_on_signals(stop)
     rig = SimulatedRig(config, speed=args.speed)
-    service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="sim", stop=stop)
+    try:
+        service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="sim", stop=stop)
+    except (SensorError, OSError) as exc:
+        rig.close()
+        print(f"stairrig demo: {exc}", file=sys.stderr)
+        return 1
     service.subscribe("console", _print_live(), types={"step", "ascent", "descent", "grip", "grab",
                                                        "stall", "fall_suspected", "summary"})
     driver = RigDriver(rig, sim.samples, service.stop_event)
@@ -151,10 +178,10 @@ def cmd_demo(args) -> int:
     print(f"  speed x{args.speed:g}, {args.duration:g} s of simulated time; Ctrl-C stops")
     if service.recorder is not None:
         print(f"  recording the raw trace to {service.recorder.path}")
-    service.start()
-    driver.start()
     try:
-        _run_until_stopped(service, args.duration, rig.clock)
+        service.start()
+        driver.start()
+        healthy = _run_until_stopped(service, args.duration, rig.clock)
     finally:
         summary = service.stop()
         rig.close()
@@ -163,14 +190,14 @@ def cmd_demo(args) -> int:
         print(format_summary(summary, title="demo summary"))
     if service.recorder is not None:
         print(f"\nreplay it:  {_this_command()} replay {service.recorder.path}")
-    return 0
+    return 0 if healthy else 1
 
 
 def _this_command() -> str:
     """How the user ran stairrig, to suggest the next command."""
     exe = sys.argv[0]
     if os.path.basename(exe) == "stairrig":
-        return os.path.relpath(exe) if os.sep in exe else exe
+        return os.path.abspath(exe) if os.sep in exe else exe
     return f"{os.path.basename(sys.executable)} -m rig"
 
 
@@ -188,12 +215,12 @@ def cmd_run(args) -> int:
         print(f"stairrig run: {exc}", file=sys.stderr)
         return 1
     service.subscribe("console", _print_live(60.0), types={"grab", "stall", "fall_suspected", "summary"})
-    service.start()
     try:
-        _run_until_stopped(service, None, service.clock)
+        service.start()
+        healthy = _run_until_stopped(service, None, service.clock)
     finally:
         service.stop()
-    return 0
+    return 0 if healthy else 1  # non-zero so that systemd's Restart=on-failure restarts it
 
 
 def cmd_check_config(args) -> int:
@@ -212,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("trace", help="a trace file (.jsonl or .jsonl.gz)")
     r.add_argument("--json", action="store_true", help="print the spec's summary as JSON")
     r.add_argument("--config", help="take the detection settings from this configuration file")
-    r.add_argument("--weight-kg", type=float, help="body weight for weight-scaled thresholds (default: the trace's)")
+    r.add_argument("--weight-kg", type=_WEIGHT, help="body weight for weight-scaled thresholds (default: the trace's)")
     r.add_argument("--no-progress", action="store_true", help="no progress line on long files")
     r.set_defaults(func=cmd_replay)
 
@@ -221,14 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scenario", default="mixed", help="what the simulated athlete does (default: mixed)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--noise", choices=("none", "typical", "harsh"), default="typical")
-    s.add_argument("--weight-kg", type=float, default=70.0)
-    s.add_argument("--duration", type=float, help="seconds, for scenarios that take one")
+    s.add_argument("--weight-kg", type=_WEIGHT, default=70.0)
+    s.add_argument("--duration", type=_DURATION, help="seconds, for scenarios that take one")
     s.add_argument("--config", help="simulate the rig of this configuration file")
     s.set_defaults(func=cmd_simulate)
 
     d = sub.add_parser("demo", help="a simulated athlete on a simulated rig, through the whole service")
-    d.add_argument("--duration", type=float, default=120.0, help="simulated seconds (default 120)")
-    d.add_argument("--speed", type=float, default=1.0, help="faster than real time, e.g. 5 (default 1)")
+    d.add_argument("--duration", type=_DURATION, default=120.0, help="simulated seconds (default 120)")
+    d.add_argument("--speed", type=_SPEED, default=1.0, help="faster than real time, e.g. 5 (default 1)")
     d.add_argument("--data-dir", help="where traces go (default: a new temporary folder)")
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--config", help="the rig to simulate (default: the packaged rig.example.toml)")

@@ -6,7 +6,7 @@ message that names the file and the key, for example::
 
     rig.toml: wiring."tread.3.front".pin: pin 8 is used by the MCP3008's SPI bus (CE0); choose another pin
 
-``check_config_main`` is the ``--validate-config`` style check for the
+``check_config_main`` is the ``check-config`` style check for the
 command line. ``rig/rig.example.toml`` documents every key. Nothing here
 reads a file at import time.
 """
@@ -396,7 +396,7 @@ def example_config_path() -> str:
     return str(Path(__file__).resolve().parent / "rig.example.toml")
 
 
-def _describe(config: RigConfig) -> str:
+def describe_rig(config: RigConfig) -> str:
     """One line for people: ``flight of 5 split treads, rails left (touch, force); 12 channels wired``."""
     layout = config.layout
     if layout.kind == "stepper":
@@ -415,5 +415,5 @@ def check_config_main(path: str, out: TextIO | None = None, err: TextIO | None =
     except ConfigError as exc:
         print(exc, file=err or sys.stderr)
         return 1
-    print(f"{path}: OK — {_describe(config)}", file=out or sys.stdout)
+    print(f"{path}: OK — {describe_rig(config)}", file=out or sys.stdout)
     return 0

@@ -1,11 +1,18 @@
 """The engine: the one thread that owns the detection state.
 
 Pin callbacks and the ADC sampler only put ``(t, channel, value)`` on the
-engine's queue (``sink``). The engine feeds them to the detector in order,
-tells it the time when nothing comes (so that a step is announced as soon as
-it is confirmed, and stalls and falls are noticed without new samples), and
-publishes what the detector says on the bus, with the raw samples in batches
-for the trace recorder. Every second it publishes a ``summary`` event.
+engine's queue (``sink``). The engine feeds them to the detector in time
+order, tells it the time when nothing comes (so that a step is announced as
+soon as it is confirmed, and stalls and falls are noticed without new
+samples), and publishes what the detector says on the bus, with the raw
+samples in batches for the trace recorder, a ``tick`` four times a second
+and a ``summary`` every second.
+
+It stops on ``close()``, which its owner calls once the inputs have
+stopped, so that no sample is lost: the last samples are fed, every channel
+is written once more at the end time (so a contact still held ends there in
+the trace as it does live, and the trace replays to the same summary), and
+the final summary is published.
 """
 
 from __future__ import annotations
@@ -13,15 +20,16 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 
 from rig.core import Detector
 
 log = logging.getLogger(__name__)
 
 _WAKE_AFTER_S = 0.0002   # decisions are strict "before": wake just after a deadline
-_MAX_IDLE_S = 0.05       # wake at least this often (real seconds) to notice the stop event
+_MAX_IDLE_S = 0.05       # wake at least this often (real seconds)
+_TICK_EVERY_S = 0.25
 _SUMMARY_EVERY_S = 1.0
+_END = object()
 
 
 class Engine:
@@ -31,12 +39,13 @@ class Engine:
         self.bus = bus
         self.stop_event = stop
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._last_t = 0.0
-        self.late_samples = 0      # samples that arrived after later ones (clamped)
+        self._last_t = 0.0         # the latest time fed or advanced to: nothing goes before it
+        self._values: dict[str, float] = {}   # each channel's last value
+        self.late_samples = 0      # samples stamped before _last_t (clamped to it)
         self.samples = 0
-        self.last_loop_s = 0.0     # time.monotonic() of the last loop, for the watchdog
+        self.error: BaseException | None = None
         self.final_summary: dict | None = None
-        detector.on_event = self._on_event
+        detector.on_event = bus.publish
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     # called from pin callback threads and the sampler: keep it tiny
@@ -46,24 +55,27 @@ class Engine:
     def start(self) -> None:
         self._thread.start()
 
-    def join(self, timeout: float | None = None) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Feed what is queued, finish, publish the final summary, stop."""
+        self._queue.put(_END)
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error("the engine did not stop within %.0f s", timeout)
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
-    def _on_event(self, event: dict) -> None:
-        self.bus.publish(event)
-
     def _run(self) -> None:
-        det, clock, stop, bus = self.detector, self.clock, self.stop_event, self.bus
-        get = self._queue.get
-        get_nowait = self._queue.get_nowait
-        next_summary = clock.now() + _SUMMARY_EVERY_S
+        det, clock, bus = self.detector, self.clock, self.bus
+        get, get_nowait = self._queue.get, self._queue.get_nowait
+        now = clock.now()
+        next_tick = now + _TICK_EVERY_S
+        next_summary = now + _SUMMARY_EVERY_S
+        ended = False
         try:
-            while not stop.is_set():
+            while not ended:
                 now = clock.now()
-                wait_s = min(det.next_deadline(), next_summary) - now
+                wait_s = min(det.next_deadline(), next_tick) - now
                 timeout = min(_MAX_IDLE_S, max(0.0, clock.real_delay(wait_s)) + _WAKE_AFTER_S)
                 batch = []
                 try:
@@ -72,52 +84,61 @@ class Engine:
                         batch.append(get_nowait())
                 except queue.Empty:
                     pass
+                if batch and batch[-1] is _END:
+                    batch.pop()
+                    ended = True
                 if batch:
                     self._feed(batch)
-                now = clock.now()
-                det.advance(now)
+                now = round(clock.now(), 6)
+                if now > self._last_t:
+                    self._last_t = now
+                det.advance(self._last_t)
+                if now >= next_tick:
+                    next_tick = now + _TICK_EVERY_S
+                    bus.publish({"type": "tick", "t": now})
                 if now >= next_summary:
                     next_summary = now + _SUMMARY_EVERY_S
                     bus.publish({"type": "summary", "t": now, "summary": det.summary()})
-                self.last_loop_s = time.monotonic()
-        except Exception:
-            log.exception("the engine failed; stopping the rig")
-            stop.set()
-            raise
-        finally:
             self._finish()
+        except Exception as exc:
+            self.error = exc
+            log.critical("the engine failed; the rig stops", exc_info=True)
+            self.stop_event.set()
 
     def _feed(self, batch: list) -> None:
         det = self.detector
         last = self._last_t
+        values = self._values
         out = []
         for t, channel, value in batch:
+            if channel not in det.channels:
+                log.warning("a sample from unknown channel %r was dropped", channel)
+                continue
             t = round(t, 6)  # the trace's resolution: live and its replay see the same times
-            if t < last:
+            if t < last:     # stamped before a time already decided (a slow callback or ADC read)
                 self.late_samples += 1
                 t = last
             last = t
-            try:
-                det.feed(t, channel, value)
-            except KeyError:
-                log.warning("a sample from unknown channel %r was dropped", channel)
-                continue
+            det.feed(t, channel, value)
+            values[channel] = value
             out.append((t, channel, value))
         self._last_t = last
-        self.samples += len(out)
-        self.bus.publish({"type": "samples", "samples": out})
+        if out:
+            self.samples += len(out)
+            self.bus.publish({"type": "samples", "samples": out})
 
     def _finish(self) -> None:
-        batch = []
-        try:
-            while True:
-                batch.append(self._queue.get_nowait())
-        except queue.Empty:
-            pass
-        if batch:
-            self._feed(batch)
         det = self.detector
-        det.finish(max(self.clock.now(), self._last_t))
+        t_end = self._last_t
+        # what is still on (and every force) once more at the end: the trace then
+        # ends where the live run did, and a contact still held ends there in both
+        closing = [(t_end, channel, value) for channel, value in self._values.items()
+                   if value or channel.endswith(".force")]
+        if closing:
+            self._feed(closing)
+        det.finish(t_end)
+        if self.late_samples:
+            log.info("%d samples arrived after later ones and were moved to their time", self.late_samples)
         self.final_summary = det.summary()
-        self.bus.publish({"type": "summary", "t": self._last_t, "final": True, "summary": self.final_summary})
-        self.bus.publish({"type": "stopped", "t": self._last_t})
+        self.bus.publish({"type": "summary", "t": t_end, "final": True, "summary": self.final_summary})
+        self.bus.publish({"type": "stopped", "t": t_end})

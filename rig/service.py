@@ -14,7 +14,7 @@ from typing import Callable
 
 from rig.bus import EventBus
 from rig.clock import PinFactoryClock
-from rig.config import RigConfig
+from rig.config import RigConfig, describe_rig
 from rig.core import Detector
 from rig.engine import Engine
 from rig.hardware.factory import load_pin_factory
@@ -34,9 +34,11 @@ class Service:
             pin_factory = load_pin_factory(config.pin_factory)
         self.pin_factory = pin_factory
         self.clock = clock or PinFactoryClock(pin_factory)
-        self.bus = EventBus(self.stop_event)
+        self.bus = EventBus()
         self.detector = Detector(config.layout, config.detection, config.athlete.weight_kg)
         self.engine = Engine(self.detector, self.clock, self.bus, self.stop_event)
+        self.sensors = open_sensors(config, self.engine.sink, self.clock, self.stop_event,
+                                    pin_factory=pin_factory)
         self.recorder: TraceRecorder | None = None
         if config.record_traces if record is None else record:
             header = TraceHeader(layout=config.layout, weight_kg=config.athlete.weight_kg,
@@ -45,12 +47,11 @@ class Service:
             try:
                 os.makedirs(config.data_dir, exist_ok=True)
                 self.recorder = TraceRecorder(config.data_dir, header)
-                self.bus.subscribe("trace-recorder", self.recorder, types={"samples", "summary", "stopped"})
+                self.bus.subscribe("trace-recorder", self.recorder, types={"samples", "tick", "stopped"})
             except OSError as exc:
+                # the rig still counts; the trace is what is lost, and the log says so
                 log.error("cannot record traces in %s (%s); the rig runs without recording",
                           config.data_dir, exc)
-        self.sensors = open_sensors(config, self.engine.sink, self.clock, self.stop_event,
-                                    pin_factory=pin_factory)
 
     def subscribe(self, name: str, listener: Callable[[dict], None], types=None) -> None:
         self.bus.subscribe(name, listener, types)
@@ -69,21 +70,19 @@ class Service:
         return self.engine.is_alive() and self.bus.is_alive() and self.sensors.alive()
 
     def stop(self) -> dict | None:
-        """Stop every thread; returns the final summary."""
+        """Stop the inputs, then the engine (which feeds what they sent and
+        finishes), then the outputs; returns the final summary."""
         self.stop_event.set()
-        self.engine.join(5.0)
-        if self.sensors.sampler is not None and self.sensors.sampler.thread.is_alive():
-            self.sensors.sampler.thread.join(2.0)
+        sampler = self.sensors.sampler
+        if sampler is not None and sampler.thread.is_alive():
+            sampler.thread.join(2.0)
+        self.sensors.close()             # no pin callback after this
+        self.engine.close()
         self.bus.close()
-        if self.recorder is not None:
-            self.recorder.close()
-        self.sensors.close()
+        if self.recorder is not None and not self.bus.is_alive():
+            self.recorder.close()        # normally closed already by the "stopped" event
         return self.engine.final_summary
 
 
 def describe(config: RigConfig) -> str:
-    layout = config.layout
-    kind = f"stepper" if layout.kind == "stepper" else (
-        f"flight of {layout.treads} {'split ' if layout.split else ''}{layout.tread_sensor} treads")
-    rails = ", ".join(f"{side} ({', '.join(s)})" for side, s in layout.rails.items()) or "no rails"
-    return f"{kind}; rails {rails}; athlete {config.athlete.name} ({config.athlete.weight_kg:g} kg)"
+    return f"{describe_rig(config)}; athlete {config.athlete.name} ({config.athlete.weight_kg:g} kg)"

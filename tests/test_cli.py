@@ -74,14 +74,18 @@ def test_run_with_the_mock_pin_factory_stops_cleanly_on_sigint(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "rig", "run", "--config", str(config)],
                             env={**os.environ, "GPIOZERO_PIN_FACTORY": "mock"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    import queue
+    import threading
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
     try:
-        for line in proc.stderr:                     # the log says when it is up
-            if "stairrig is running" in line:
-                break
+        while "stairrig is running" not in lines.get(timeout=60):   # the log says when it is up
+            pass
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
     finally:
         proc.kill()
+    err = "".join(lines.queue)
     assert proc.returncode == 0, err
     traces = list((tmp_path / "traces").glob("*.jsonl.gz"))
     assert len(traces) == 1
@@ -98,3 +102,20 @@ def test_run_names_an_unknown_pin_factory(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "unknown pin factory 'nonesuch'" in done.stderr and "Traceback" not in done.stderr
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("args, words", [
+    (("demo", "--duration", "nan"), "a duration in seconds must be between"),
+    (("demo", "--duration", "-5"), "a duration in seconds must be between"),
+    (("demo", "--speed", "0"), "a speed must be between"),
+    (("demo", "--speed", "fast"), "'fast' is not a number"),
+    (("simulate", "--out", "x.jsonl", "--duration", "1e9"), "a duration in seconds must be between"),
+    (("replay", "x.jsonl", "--weight-kg", "-5"), "a body weight in kg must be between"),
+])
+def test_bad_numbers_on_the_command_line(args, words):
+    done = run(*args)
+    assert done.returncode == 2
+    assert words in done.stderr and "Traceback" not in done.stderr

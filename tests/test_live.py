@@ -89,7 +89,7 @@ def test_force_channels_through_the_mcp3008(mock_factory, tmp_path):
     wire = config.wiring["rail.left.force"]
     adc.values[wire.adc_channel] = wire.zero_offset
     service = Service(config, pin_factory=mock_factory)
-    events = Events(service, {"grip", "grab", "samples"})
+    events = Events(service, {"grip", "grab"})
     service.start()
     try:
         adc.values[wire.adc_channel] = wire.zero_offset + 0.6 / wire.scale_n   # a light touch, 0.6 N
@@ -162,3 +162,65 @@ def test_a_sample_trace_through_the_live_path_on_a_virtual_clock(tmp_path, name)
     # the live trace starts when the service does, so only active time-based figures compare
     assert live_diffs == []
     assert replay(service.recorder.path)["steps"] == truth["steps"]
+
+
+def test_a_tread_held_at_stop_ends_there_live_and_in_the_trace(mock_factory, tmp_path):
+    """Stopping while someone stands on a tread: the live summary and the
+    replay of the recorded trace agree (the trace ends where the run did)."""
+    layout = RigLayout(treads=3)
+    config = config_for(layout, str(tmp_path), detection={"stall_s": 0.5})
+    service = Service(config, pin_factory=mock_factory)
+    events = Events(service, {"step", "stall"})
+    service.start()
+    try:
+        mock_factory.pin(config.wiring["tread.1"].pin).drive_low()
+        assert events.next("step")["tread"] == 1
+        assert events.next("stall")["tread"] == 1        # still standing there
+    finally:
+        live = service.stop()
+    assert live["steps"] == 1 and live["active_s"] > 0.5
+    assert live["active_s"] <= live["duration_s"] + 1e-4   # active_s has 4 decimals
+    replayed = replay(service.recorder.path, config.detection)
+    assert replayed == live
+
+
+def test_a_late_sample_is_taken_at_the_time_already_decided(mock_factory, tmp_path):
+    """A sample stamped before a time the engine has advanced to (a slow
+    callback or ADC read) is moved to that time, live and in the trace, so no
+    contact the detector already closed can be reopened behind its back."""
+    layout = RigLayout(treads=2)
+    config = config_for(layout, str(tmp_path))
+    service = Service(config, pin_factory=mock_factory)
+    events = Events(service, {"step"})
+    service.start()
+    idle = threading.Event()
+    try:
+        pin = mock_factory.pin(config.wiring["tread.1"].pin)
+        pin.drive_low()
+        assert events.next("step")["steps"] == 1
+        pin.drive_high()
+        idle.wait(0.3)                                   # the release is settled by now
+        late = service.clock.now() - 0.25                 # stamped inside the settled gap
+        service.engine.sink(late, "tread.1", 1)
+        service.engine.sink(late + 0.01, "tread.1", 0)
+        idle.wait(0.2)
+    finally:
+        live = service.stop()
+    assert service.engine.late_samples == 2
+    assert live["steps"] == 1                            # too short to be a step where it was moved
+    assert replay(service.recorder.path) == live
+
+
+def test_an_engine_failure_stops_the_rig_and_says_so(mock_factory, tmp_path):
+    """Fault injection: the detector raises inside the engine thread."""
+    config = config_for(RigLayout(treads=2), str(tmp_path))
+    service = Service(config, pin_factory=mock_factory)
+
+    def broken(now):
+        raise RuntimeError("injected fault")
+    service.detector.advance = broken
+    service.start()
+    assert service.stop_event.wait(WAIT_S)               # the engine sets the shared stop
+    assert isinstance(service.engine.error, RuntimeError)
+    assert not service.healthy()
+    assert service.stop() is None                        # no final summary, and no hang

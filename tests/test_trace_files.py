@@ -41,6 +41,8 @@ def error_for(tmp_path, lines) -> TraceError:
     ({"t": 0.01, "ch": "tread.1", "v": 1}, 3, "goes backwards"),
     ({"t": "0.3", "ch": "tread.1", "v": 1}, 3, "must be a number"),
     ({"ch": "tread.1", "v": 1}, 3, "needs t"),
+    ({"t": 0.1, "ch": ["tread", 1], "v": 1}, 3, "is not declared"),
+    ({"t": 1e12, "ch": "tread.1", "v": 1}, 3, "too large to keep microseconds"),
     ([1, 2, 3], 3, "must be a JSON object"),
 ])
 def test_bad_sample_names_the_line(tmp_path, bad, line, words):

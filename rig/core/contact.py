@@ -59,11 +59,6 @@ class ContactTracker:
             return self.t_release
         return INF
 
-    @property
-    def in_contact(self) -> bool:
-        """A confirmed contact is going on (its end not yet settled)."""
-        return self.phase == CONFIRMED
-
     def edge(self, t: float, on: bool) -> None:
         """A raw change at ``t``; call ``expire(t)`` first."""
         if on == self.raw_on:

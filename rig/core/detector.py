@@ -154,6 +154,7 @@ class Detector:
         self.events: list[dict] = []     # grab, stall and fall_suspected, as the spec lists them
 
         self._handlers = self._build_handlers()
+        self.channels = frozenset(self._handlers)
 
     # -- set-up ------------------------------------------------------------
     def _tracker(self, min_s: float, bridge_s: float, end_kind: int, start_kind: int,
@@ -247,14 +248,20 @@ class Detector:
 
     # -- input -------------------------------------------------------------
     def feed(self, t: float, channel: str, value: float) -> None:
-        """One sample. Raises KeyError for a channel the rig does not have."""
+        """One sample. Raises KeyError for a channel the rig does not have.
+
+        ``t`` must not go back; a sample earlier than the time already fed or
+        advanced to is taken at that time."""
+        handler = self._handlers[channel]
+        if t < self._now:
+            t = self._now
         if t >= self._next_deadline:
             self._expire(t)
         self._now = t
         if self._t_first is None:
             self._t_first = t
         self._t_last = t
-        self._handlers[channel](t, value)
+        handler(t, value)
         if self._heap or self._fifo:
             self._release()
 
@@ -533,15 +540,6 @@ class Detector:
         self.on_event(event)
 
     # -- reading the state ----------------------------------------------------
-    @property
-    def occupied_treads(self) -> tuple[int, ...]:
-        return tuple(sorted(self._occupied))
-
-    def rail_state(self, side: str) -> dict:
-        """The rail's grip now: ``none``, ``touch`` (no force sensor), ``light`` or ``firm``."""
-        rail = self._rails[side]
-        return {"grip": rail.grip, "force_n": rail.force_n if rail.has_force else None}
-
     def summary(self) -> dict:
         """The spec's replay summary of everything decided so far."""
         s = self

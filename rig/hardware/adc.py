@@ -43,10 +43,10 @@ class AnalogSampler:
         next_t = clock.now()
         failing = False
         while not stop.is_set():
-            t = clock.now()
             for name, device, to_newtons in self.channels:
                 try:
                     value = device.value
+                    t = clock.now()   # after the read: an SPI transfer takes a while
                 except Exception as exc:  # a flaky SPI bus must not stop the rig
                     self.errors += 1
                     if not failing:

@@ -18,6 +18,7 @@ import orjson
 from rig.trace.header import TraceError, TraceHeader
 
 _CHUNK = 1 << 20
+MAX_T_S = 1e9  # about 31 years; beyond it a double no longer holds microseconds
 
 
 def _iter_plain_lines(path: str, warnings: list[str]) -> Iterator[bytes]:
@@ -125,18 +126,22 @@ class TraceFile:
                     raise TraceError("a sample must be a JSON object", line_no, path) from None
                 missing = [k for k in ("t", "ch", "v") if k not in obj]
                 raise TraceError(f"a sample needs {', '.join(missing)}", line_no, path) from None
-            is_analog = analog.get(ch)
+            try:
+                is_analog = analog.get(ch)
+            except TypeError:  # a list or an object is not a channel name
+                is_analog = None
             if is_analog is None:
                 raise TraceError(f"channel {ch!r} is not declared by the header", line_no, path)
             if t.__class__ is not float:
                 if t.__class__ is not int:
                     raise TraceError(f"t must be a number of seconds, not {t!r}", line_no, path)
                 t = float(t)
-            if t < last_t or not isfinite(t):
+            if t < last_t or t > MAX_T_S:
                 if t < 0:
                     raise TraceError(f"t is negative ({t})", line_no, path)
-                if not isfinite(t):
-                    raise TraceError(f"t is not finite ({t})", line_no, path)
+                if t > MAX_T_S:
+                    raise TraceError(f"t is {t} s, more than {MAX_T_S:.0e} s: too large to keep "
+                                     f"microseconds, not a trace's time", line_no, path)
                 raise TraceError(f"t goes backwards ({t} after {last_t})", line_no, path)
             if is_analog:
                 vc = v.__class__
