@@ -536,7 +536,7 @@ class Detector:
         return "firm" if rail.firm else "light"
 
     def _event(self, event: dict) -> None:
-        self.events.append(event)
+        self.events.append(dict(event))  # a copy: what outputs do with theirs stays theirs
         self.on_event(event)
 
     # -- reading the state ----------------------------------------------------
