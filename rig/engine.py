@@ -58,6 +58,8 @@ class Engine:
     def close(self, timeout: float = 5.0) -> None:
         """Feed what is queued, finish, publish the final summary, stop."""
         self._queue.put(_END)
+        if self._thread.ident is None:  # never started (start-up failed): nothing to finish
+            return
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.error("the engine did not stop within %.0f s", timeout)
