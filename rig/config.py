@@ -36,7 +36,7 @@ SPI0_BUS_PINS = {9: "MISO", 10: "MOSI", 11: "SCLK"}
 SPI0_CHIP_SELECT_PINS = {0: 8, 1: 7}  # spi_device -> BCM pin of CE0 / CE1
 ADC_CHANNELS = range(0, 8)
 
-_TABLES = ("rig", "athlete", "drill", "service", "adc", "detection", "wiring")
+_TABLES = ("rig", "athlete", "drill", "service", "adc", "detection", "history", "wiring")
 _RIG_KEYS = ("id", "kind", "treads", "riser_m", "tread_sensor", "tread_zones")
 _DIGITAL_KEYS = ("pin", "pull_up", "active_state")
 _ANALOG_KEYS = ("adc_channel", "zero_offset", "scale_n")
@@ -101,6 +101,18 @@ class DrillConfig:
 
 
 @dataclass(frozen=True)
+class HistoryConfig:
+    enabled: bool = True
+    """Keep sessions in <data_dir>/history.sqlite3."""
+    idle_end_s: float = 120.0
+    """A session ends after this long with nobody on the stairs."""
+    trace_budget_mb: float = 1000.0
+    """Session traces are pruned, oldest first, past this size (summaries stay)."""
+    run_trace_budget_mb: float = 500.0
+    """Whole-run traces (<data_dir>/traces) are pruned past this size."""
+
+
+@dataclass(frozen=True)
 class RigConfig:
     path: str | None
     rig_id: str
@@ -113,6 +125,7 @@ class RigConfig:
     data_dir: str
     pin_factory: str | None
     record_traces: bool
+    history: HistoryConfig = HistoryConfig()
 
 
 # -- reading tables ----------------------------------------------------------
@@ -336,6 +349,7 @@ def parse_config(data: dict, path: str = "<config>") -> RigConfig:
         ("service", ("data_dir", "pin_factory", "record_traces")),
         ("adc", ("spi_port", "spi_device", "sample_hz")),
         ("detection", DetectionSettings.names()),
+        ("history", ("enabled", "idle_end_s", "trace_budget_mb", "run_trace_budget_mb")),
     )}
     rig, service, adc_table = table["rig"], table["service"], table["adc"]
     rig_id = rig.string("id", DEFAULT_RIG_ID)
@@ -359,6 +373,12 @@ def parse_config(data: dict, path: str = "<config>") -> RigConfig:
     adc = AdcConfig(spi_port=spi_port, spi_device=adc_table.integer("spi_device", 0, valid=range(0, 2)),
                     sample_hz=adc_table.number("sample_hz", AdcConfig.sample_hz, low=1, high=1000))
     detection = _read_detection(table["detection"])
+    hist = table["history"]
+    history = HistoryConfig(
+        enabled=hist.boolean("enabled", True),
+        idle_end_s=hist.number("idle_end_s", HistoryConfig.idle_end_s, low=5, high=86400),
+        trace_budget_mb=hist.number("trace_budget_mb", HistoryConfig.trace_budget_mb, low=1, high=1e6),
+        run_trace_budget_mb=hist.number("run_trace_budget_mb", HistoryConfig.run_trace_budget_mb, low=1, high=1e6))
 
     wiring_data = top.data.get("wiring", {})
     if not isinstance(wiring_data, dict):
@@ -371,7 +391,7 @@ def parse_config(data: dict, path: str = "<config>") -> RigConfig:
     _check_resources(file, wiring, adc)
     return RigConfig(path=file, rig_id=rig_id, layout=layout, wiring=wiring, adc=adc, athlete=athlete,
                      drill=drill, detection=detection, data_dir=os.path.normpath(data_dir),
-                     pin_factory=pin_factory, record_traces=record_traces)
+                     pin_factory=pin_factory, record_traces=record_traces, history=history)
 
 
 def load_config(path: str | os.PathLike) -> RigConfig:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from concurrent.futures import Future
 
 from rig.core import Detector
 
@@ -30,11 +31,14 @@ _MAX_IDLE_S = 0.05       # wake at least this often (real seconds)
 _TICK_EVERY_S = 0.25
 _SUMMARY_EVERY_S = 1.0
 _END = object()
+_COMMAND = object()
 
 
 class Engine:
-    def __init__(self, detector: Detector, clock, bus, stop: threading.Event, *, name: str = "stairrig-engine"):
+    def __init__(self, detector: Detector, clock, bus, stop: threading.Event, *, sessions=None,
+                 name: str = "stairrig-engine"):
         self.detector = detector
+        self.sessions = sessions   # a SessionManager, or None
         self.clock = clock
         self.bus = bus
         self.stop_event = stop
@@ -45,12 +49,46 @@ class Engine:
         self.samples = 0
         self.error: BaseException | None = None
         self.final_summary: dict | None = None
-        detector.on_event = bus.publish
+        detector.on_event = self._on_run_event
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     # called from pin callback threads and the sampler: keep it tiny
     def sink(self, t: float, channel: str, value: float) -> None:
         self._queue.put((t, channel, value))
+
+    def command(self, name: str, **kwargs) -> Future:
+        """Run a session command (``start_session``, ``end_session``, ``set_athlete``,
+        ``set_drill``) in the engine thread, in order with the samples."""
+        future: Future = Future()
+        self._queue.put((_COMMAND, name, kwargs, future))
+        return future
+
+    def _on_run_event(self, event: dict) -> None:
+        self.bus.publish(event)
+        if self.sessions is not None:
+            self.sessions.on_run_event(event, self._last_t)
+
+    def _do_command(self, name: str, kwargs: dict, future: Future) -> None:
+        sessions = self.sessions
+        try:
+            if sessions is None:
+                raise RuntimeError("this rig keeps no sessions")
+            if name == "start_session":
+                result = sessions.start(self._last_t)
+            elif name == "end_session":
+                result = sessions.end(self._last_t, reason=kwargs.get("reason", "command"))
+            elif name == "set_athlete":
+                sessions.athlete = kwargs["athlete"]
+                result = None
+            elif name == "set_drill":
+                sessions.drill = kwargs["drill"]
+                result = None
+            else:
+                raise ValueError(f"unknown command {name!r}")
+        except Exception as exc:  # a bad command must not stop the engine
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
 
     def start(self) -> None:
         self._thread.start()
@@ -95,6 +133,8 @@ class Engine:
                 if now > self._last_t:
                     self._last_t = now
                 det.advance(self._last_t)
+                if self.sessions is not None:
+                    self.sessions.tick(self._last_t)
                 if now >= next_tick:
                     next_tick = now + _TICK_EVERY_S
                     bus.publish({"type": "tick", "t": now})
@@ -112,16 +152,27 @@ class Engine:
         last = self._last_t
         values = self._values
         out = []
-        for t, channel, value in batch:
+        sessions = self.sessions
+        for item in batch:
+            if item[0] is _COMMAND:
+                self._last_t = last
+                self._do_command(*item[1:])
+                continue
+            t, channel, value = item
             if channel not in det.channels:
                 log.warning("a sample from unknown channel %r was dropped", channel)
                 continue
-            t = round(t, 6)  # the trace's resolution: live and its replay see the same times
+            # the trace's resolution (microseconds, 0.1 mN): live and its replay see the same
+            t = round(t, 6)
+            if channel[-6:] == ".force":
+                value = round(value, 4)
             if t < last:     # stamped before a time already decided (a slow callback or ADC read)
                 self.late_samples += 1
                 t = last
             last = t
             det.feed(t, channel, value)
+            if sessions is not None:
+                sessions.sample(t, channel, value)
             values[channel] = value
             out.append((t, channel, value))
         self._last_t = last
@@ -139,6 +190,8 @@ class Engine:
         if closing:
             self._feed(closing)
         det.finish(t_end)
+        if self.sessions is not None:
+            self.sessions.end(t_end, reason="the service stopped")
         if self.late_samples:
             log.info("%d samples arrived after later ones and were moved to their time", self.late_samples)
         self.final_summary = det.summary()

@@ -19,7 +19,10 @@ from rig.core import Detector
 from rig.engine import Engine
 from rig.hardware.factory import load_pin_factory
 from rig.hardware.sensors import open_sensors
+from rig.outputs.session_traces import TYPES as SESSION_TRACE_TYPES
+from rig.outputs.session_traces import SessionTraceRecorder
 from rig.recorder import TraceRecorder
+from rig.sessions import Athlete, Drill, SessionManager
 from rig.trace import TraceHeader
 
 log = logging.getLogger(__name__)
@@ -36,10 +39,15 @@ class Service:
         self.clock = clock or PinFactoryClock(pin_factory)
         self.bus = EventBus()
         self.detector = Detector(config.layout, config.detection, config.athlete.weight_kg)
-        self.engine = Engine(self.detector, self.clock, self.bus, self.stop_event)
+        self.sessions = SessionManager(
+            config.layout, config.detection, self.bus.publish,
+            athlete=Athlete(None, config.athlete.name, config.athlete.weight_kg),
+            drill=Drill(config.drill.facing, config.drill.grip), idle_end_s=config.history.idle_end_s)
+        self.engine = Engine(self.detector, self.clock, self.bus, self.stop_event, sessions=self.sessions)
         self.sensors = open_sensors(config, self.engine.sink, self.clock, self.stop_event,
                                     pin_factory=pin_factory)
         self.recorder: TraceRecorder | None = None
+        self.session_traces: SessionTraceRecorder | None = None
         if config.record_traces if record is None else record:
             header = TraceHeader(layout=config.layout, weight_kg=config.athlete.weight_kg,
                                  athlete_name=config.athlete.name, drill_facing=config.drill.facing,
@@ -48,6 +56,8 @@ class Service:
                 os.makedirs(config.data_dir, exist_ok=True)
                 self.recorder = TraceRecorder(config.data_dir, header)
                 self.bus.subscribe("trace-recorder", self.recorder, types={"samples", "tick", "stopped"})
+                self.session_traces = SessionTraceRecorder(config.data_dir)
+                self.bus.subscribe("session-traces", self.session_traces, types=SESSION_TRACE_TYPES)
             except OSError as exc:
                 # the rig still counts; the trace is what is lost, and the log says so
                 log.error("cannot record traces in %s (%s); the rig runs without recording",
@@ -79,8 +89,10 @@ class Service:
         self.sensors.close()             # no pin callback after this
         self.engine.close()
         self.bus.close()
-        if self.recorder is not None and not self.bus.is_alive():
-            self.recorder.close()        # normally closed already by the "stopped" event
+        if not self.bus.is_alive():      # normally closed already by the last events
+            for output in (self.recorder, self.session_traces):
+                if output is not None:
+                    output.close()
         return self.engine.final_summary
 
 

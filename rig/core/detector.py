@@ -476,7 +476,12 @@ class Detector:
         i = tread.index
         self._counting_changed(t, lambda: self._vacate(i))
         if self._occupied_n:
+            self.on_event({"type": "vacated", "t": t, "at": self._now, "tread": i, "occupied": self._occupied_n})
             return
+        self._on_all_empty(t, i)
+        self.on_event({"type": "vacated", "t": t, "at": self._now, "tread": i, "occupied": 0})
+
+    def _on_all_empty(self, t: float, i: int) -> None:
         n = self._n
         if n == 1 or i == 1:
             self._empty_ref = 0
@@ -540,6 +545,16 @@ class Detector:
         self.on_event(event)
 
     # -- reading the state ----------------------------------------------------
+    @property
+    def rails(self) -> dict[str, _Rail]:
+        """The rails with their running figures (read-only use)."""
+        return self._rails
+
+    @property
+    def occupied(self) -> int:
+        """How many treads are occupied, on the ordered timeline."""
+        return self._occupied_n
+
     def summary(self) -> dict:
         """The spec's replay summary of everything decided so far."""
         s = self

@@ -53,7 +53,7 @@ class TraceWriter:
         if channel.endswith(".force"):
             if not math.isfinite(value):
                 return
-            text = repr(round(float(value), 4))
+            text = repr(round(float(value), 4))  # 0.1 mN, as the engine feeds its detector
         else:
             text = "1" if value else "0"
         self._buf.append(f'{{"t": {t_s:.6f}, "ch": "{channel}", "v": {text}}}\n')

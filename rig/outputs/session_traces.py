@@ -1,0 +1,69 @@
+"""Each session's raw trace, in the spec's format, beside its history row.
+
+``<data_dir>/sessions/<session key>.jsonl.gz``: the samples the session's
+detector was fed, on the session's own time base, so that
+``stairrig replay`` of the file reproduces the session's stored summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from rig.layout import RigLayout
+from rig.trace import TraceHeader, TraceWriter
+
+log = logging.getLogger(__name__)
+
+TYPES = {"session_started", "session_samples", "session_ended", "tick"}
+
+
+def session_trace_path(data_dir: str, key: str) -> str:
+    return os.path.join(data_dir, "sessions", f"{key}.jsonl.gz")
+
+
+class SessionTraceRecorder:
+    def __init__(self, data_dir: str):
+        self.data_dir = data_dir
+        self._writer: TraceWriter | None = None
+        self._key: str | None = None
+        self.failed = False
+
+    def __call__(self, event: dict) -> None:
+        etype = event["type"]
+        try:
+            if etype == "session_started":
+                self._open(event)
+            elif self._writer is None or event.get("key", self._key) != self._key:
+                return
+            elif etype == "session_samples":
+                write = self._writer.write
+                for t, channel, value in event["samples"]:
+                    write(t, channel, value)
+                self._writer.maybe_flush()
+            elif etype == "session_ended":
+                self.close()
+            else:
+                self._writer.maybe_flush()
+        except OSError as exc:
+            log.error("writing the session trace failed (%s); the session goes on without it", exc)
+            self._writer = None
+            self.failed = True
+
+    def _open(self, event: dict) -> None:
+        self.close()
+        athlete, drill = event["athlete"], event["drill"]
+        header = TraceHeader(layout=RigLayout.from_header(event["layout"]), weight_kg=athlete["weight_kg"],
+                             athlete_name=athlete["name"], drill_facing=drill["facing"], drill_grip=drill["grip"],
+                             recorded_at=event["started_at"], source="session")
+        path = session_trace_path(self.data_dir, event["key"])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self._writer = TraceWriter(path, header, flush_every_s=0.5)
+        self._key = event["key"]
+        for t, channel, value in event["samples"]:
+            self._writer.write(t, channel, value)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
