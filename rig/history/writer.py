@@ -96,6 +96,8 @@ class Writer:
         self.available = True
         self.error: str | None = None
         self.commits = 0
+        self.generation = 0       # bumped after each commit of a batch with a significant operation
+        self._significant = False
         self.dropped = 0          # operations dropped because the store had failed
         self.failed_ops = 0       # operations that failed alone and were rolled back
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -110,12 +112,13 @@ class Writer:
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
-    def submit(self, op: Operation) -> None:
-        """Queue ``op``; it is committed with the next batch."""
+    def submit(self, op: Operation, *, significant: bool = True) -> None:
+        """Queue ``op``; it is committed with the next batch. An operation that is
+        not ``significant`` does not bump ``generation`` (readers' caches stay)."""
         if not self.available or self._closed:
             self.dropped += 1
             return
-        self._queue.put((_OP, op, None))
+        self._queue.put((_OP, op, None) if significant else (_OP, op, False))
 
     def call(self, op: Operation, timeout: float = 30.0, *, outside_transaction: bool = False):
         """Run ``op`` on the writer thread, commit, and return its result (or raise
@@ -158,6 +161,23 @@ class Writer:
     # -- writer thread -----------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:   # a bug: say so, and answer every caller instead of leaving it waiting
+            log.critical("the history writer failed", exc_info=True)
+            self.available = False
+            self.error = (f"history unavailable: the writer of {self.path} failed ({type(exc).__name__}: {exc}); "
+                          "sessions are not being saved, the rig goes on counting live. To fix: restart "
+                          "stairrig, and report the log")
+            self._rollback()
+            while True:
+                kind, _, fut = self._queue.get()
+                if fut:
+                    fut.set(True) if kind == _FLUSH else fut.set(exc=HistoryUnavailable(self.error))
+                if kind == _STOP:
+                    return
+
+    def _loop(self) -> None:
         conn = self.conn
         get = self._queue.get
         in_txn = False
@@ -182,6 +202,10 @@ class Writer:
                     in_txn = self._commit()
                 fut.set(True)
                 continue
+            if fut is False:          # a queued operation that is not significant
+                fut = None
+            elif kind == _OP:
+                self._significant = True
             if kind == _RAW:
                 if in_txn:
                     in_txn = self._commit()
@@ -251,6 +275,10 @@ class Writer:
             self.commits += 1
         except sqlite3.Error as exc:
             return self._on_error(exc, "commit")
+        finally:
+            if self._significant:     # after the commit: a reader that sees the new number sees the data
+                self._significant = False
+                self.generation += 1
         return False
 
     def _on_error(self, exc: sqlite3.Error, where: str | None) -> bool:
