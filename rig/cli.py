@@ -265,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--config", required=True, help="the rig's configuration file")
     u.set_defaults(func=cmd_run)
 
+    from rig.cli_history import add_parsers
+    add_parsers(sub, {"weight": _WEIGHT})
+
     c = sub.add_parser("check-config", help="validate a configuration file")
     c.add_argument("file")
     c.set_defaults(func=cmd_check_config)

@@ -19,7 +19,11 @@ from rig.core import Detector
 from rig.engine import Engine
 from rig.hardware.factory import load_pin_factory
 from rig.hardware.sensors import open_sensors
+from rig.history import HistoryStore, HistoryUnavailable
+from rig.outputs.history import TYPES as HISTORY_TYPES
+from rig.outputs.history import HistoryRecorder, recover_open_sessions
 from rig.outputs.session_traces import TYPES as SESSION_TRACE_TYPES
+from rig.progression import first_level
 from rig.outputs.session_traces import SessionTraceRecorder
 from rig.recorder import TraceRecorder
 from rig.sessions import Athlete, Drill, SessionManager
@@ -38,16 +42,23 @@ class Service:
         self.pin_factory = pin_factory
         self.clock = clock or PinFactoryClock(pin_factory)
         self.bus = EventBus()
-        self.detector = Detector(config.layout, config.detection, config.athlete.weight_kg)
+        self.store = self._open_history(config) if config.history.enabled else None
+        athlete = self._athlete(config)
+        self.detector = Detector(config.layout, config.detection, athlete.weight_kg)
         self.sessions = SessionManager(
-            config.layout, config.detection, self.bus.publish,
-            athlete=Athlete(None, config.athlete.name, config.athlete.weight_kg),
+            config.layout, config.detection, self.bus.publish, athlete=athlete,
             drill=Drill(config.drill.facing, config.drill.grip), idle_end_s=config.history.idle_end_s)
         self.engine = Engine(self.detector, self.clock, self.bus, self.stop_event, sessions=self.sessions)
-        self.sensors = open_sensors(config, self.engine.sink, self.clock, self.stop_event,
-                                    pin_factory=pin_factory)
+        try:
+            self.sensors = open_sensors(config, self.engine.sink, self.clock, self.stop_event,
+                                        pin_factory=pin_factory)
+        except Exception:
+            if self.store is not None:
+                self.store.close()
+            raise
         self.recorder: TraceRecorder | None = None
         self.session_traces: SessionTraceRecorder | None = None
+        self.history: HistoryRecorder | None = None
         if config.record_traces if record is None else record:
             header = TraceHeader(layout=config.layout, weight_kg=config.athlete.weight_kg,
                                  athlete_name=config.athlete.name, drill_facing=config.drill.facing,
@@ -62,6 +73,40 @@ class Service:
                 # the rig still counts; the trace is what is lost, and the log says so
                 log.error("cannot record traces in %s (%s); the rig runs without recording",
                           config.data_dir, exc)
+
+        if self.store is not None:
+            self.history = HistoryRecorder(self.store, config.data_dir, trace_budget_mb=config.history.trace_budget_mb,
+                                           run_trace_budget_mb=config.history.run_trace_budget_mb)
+            self.bus.subscribe("history", self.history, types=HISTORY_TYPES)
+            self.history.on_athlete_changed = lambda a: self.engine.command(
+                "set_athlete", athlete=Athlete(a["id"], a["name"], a["weight_kg"], a["level"]))
+
+    @staticmethod
+    def _open_history(config: RigConfig):
+        """The history store, with the sessions a crash left open closed; None when unavailable."""
+        try:
+            os.makedirs(config.data_dir, exist_ok=True)
+            store = HistoryStore.open(config.data_dir)
+        except (HistoryUnavailable, OSError) as exc:
+            log.error("history unavailable: %s. The rig counts live without keeping sessions.", exc)
+            return None
+        recover_open_sessions(store, config.layout)
+        return store
+
+    def _athlete(self, config: RigConfig) -> Athlete:
+        """The selected athlete (the configuration's default one the first time)."""
+        if self.store is not None:
+            try:
+                self.store.ensure_default_athlete(config.athlete.name, config.athlete.weight_kg)
+                a = self.store.selected_athlete()
+                if a is not None and a["level"] is None:
+                    self.store.update_athlete(a["id"], level=first_level().key)
+                    a = {**a, "level": first_level().key}
+                if a is not None:
+                    return Athlete(a["id"], a["name"], a["weight_kg"], a["level"] or first_level().key)
+            except HistoryUnavailable as exc:
+                log.error("history unavailable: %s", exc)
+        return Athlete(None, config.athlete.name, config.athlete.weight_kg, first_level().key)
 
     def subscribe(self, name: str, listener: Callable[[dict], None], types=None) -> None:
         self.bus.subscribe(name, listener, types)
@@ -93,6 +138,8 @@ class Service:
             for output in (self.recorder, self.session_traces):
                 if output is not None:
                     output.close()
+        if self.store is not None:
+            self.store.close()
         return self.engine.final_summary
 
 

@@ -178,7 +178,7 @@ class SessionManager:
         det.finish(t_end)
         summary = det.summary()
         self.current = None
-        duration_s = summary["duration_s"]
+        duration_s = t_end   # from the session's start (0 on its time base) to its end
         ended = {
             "type": "session_ended", "key": session.key, "t": now, "reason": reason,
             "started_at": session.started_at.isoformat(timespec="milliseconds"),

@@ -1,0 +1,178 @@
+"""Sessions end to end: the live service on the mock rig, the history in a real SQLite file."""
+
+import datetime as dt
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import pytest
+
+from rig.config import HistoryConfig, example_config_path, load_config
+from rig.history import HistoryStore
+from rig.layout import RigLayout
+from rig.outputs.session_traces import session_trace_path
+from rig.replay import replay
+from rig.service import Service
+from rig.sessions import Athlete, Drill, SessionManager
+from rig.sim import simulate
+from rig.sim.mockrig import RigDriver, SimulatedRig
+
+
+def run_sim(config, sim, *, tail_s=8.0):
+    rig = SimulatedRig(config, speed=20.0)
+    try:
+        service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="sim")
+        ended = []
+        service.subscribe("test", ended.append, types={"session_ended"})
+        service.start()
+        driver = RigDriver(rig, sim.samples, service.stop_event)
+        driver.start()
+        assert driver.done.wait(120)
+        end = sim.samples[-1][0] + tail_s
+        while rig.clock.now() < end:
+            rig.virtual.set(min(end, rig.clock.now() + 0.05))
+            time.sleep(0.0025)
+        final = service.stop()
+    finally:
+        rig.close()
+    return service, ended, final
+
+
+@pytest.fixture
+def config(tmp_path):
+    return replace(load_config(example_config_path()), data_dir=str(tmp_path),
+                   history=HistoryConfig(idle_end_s=30.0))
+
+
+def test_a_session_is_kept_and_its_trace_replays_to_its_stored_summary(config, tmp_path):
+    sim = simulate("grab", seed=3, layout=config.layout, weight_kg=config.athlete.weight_kg)
+    service, ended, _ = run_sim(config, sim)
+    assert len(ended) == 1
+    event = ended[0]
+    assert event["summary"]["steps"] == sim.truth["steps"]
+    with HistoryStore.open(str(tmp_path)) as store:
+        rows = store.sessions()
+        assert len(rows) == 1 and rows[0]["status"] == "closed"
+        stored = store.session(rows[0]["id"])
+    assert stored["summary"] == event["summary"]
+    assert stored["steps"] == sim.truth["steps"]
+    assert stored["ascents"] + stored["descents"] == len(stored["flights"]) > 0
+    assert [e["type"] for e in stored["events"]] == ["grab"]
+    assert stored["energy_kcal"] > 0
+    # replaying the session's own trace reproduces the stored summary exactly
+    assert stored["trace_path"] == session_trace_path(str(tmp_path), event["key"])
+    assert replay(stored["trace_path"]) == stored["summary"]
+
+
+def test_an_idle_time_ends_a_session_and_the_next_step_starts_another(config, tmp_path):
+    config = replace(config, history=HistoryConfig(idle_end_s=5.0))
+    sim = simulate("backward-flights", seed=1, layout=config.layout, flights=2)   # rests > 5 s between
+    _, ended, final = run_sim(config, sim)
+    assert len(ended) >= 2
+    assert sum(e["summary"]["steps"] for e in ended) == final["steps"] == sim.truth["steps"]
+    assert all(e["reason"].startswith("no one on the stairs for 5") for e in ended)
+    with HistoryStore.open(str(tmp_path)) as store:
+        for e, row in zip(ended, reversed(store.sessions())):
+            assert replay(row["trace_path"]) == store.session(row["id"])["summary"] == e["summary"]
+
+
+def test_sessions_start_and_stop_by_command(config, tmp_path):
+    rig = SimulatedRig(config, speed=20.0)
+    try:
+        service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="sim")
+        seen = []
+        service.subscribe("test", seen.append, types={"session_started", "session_ended"})
+        service.start()
+        rig.virtual.set(1.0)
+        assert service.engine.command("start_session").result(10)["key"]
+        rig.virtual.set(3.0)
+        ended = service.engine.command("end_session").result(10)
+        with pytest.raises(ValueError, match="unknown command"):
+            service.engine.command("dance").result(10)
+        assert service.engine.is_alive()                  # a bad command does not stop the engine
+    finally:
+        service.stop()
+        rig.close()
+    assert ended["summary"]["steps"] == 0 and ended["reason"] == "command"
+    assert [e["type"] for e in seen] == ["session_started", "session_ended"]
+
+
+def test_wall_clock_comes_from_the_start_and_durations_from_the_monotonic_clock():
+    """A Pi without a real-time clock finds NTP mid-session: its clock jumps a year.
+    The session keeps the wall-clock start it read, and ends at start + duration."""
+    walls = iter([dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc)])
+    events = []
+    layout = RigLayout(treads=2)
+    manager = SessionManager(layout, __import__("rig.settings").settings.DetectionSettings(), events.append,
+                             athlete=Athlete(1, "A", 70.0), drill=Drill(), idle_end_s=5.0, pre_roll_s=0.5,
+                             wall_clock=lambda: next(walls))
+    manager.start(10.0)
+    for t, ch, v in [(10.2, "tread.1", 1), (10.9, "tread.2", 1), (11.2, "tread.1", 0), (11.8, "tread.2", 0)]:
+        manager.sample(t, ch, v)
+        manager.tick(t)
+    manager.tick(12.0)
+    ended = manager.end(20.0)
+    assert ended["started_at"].startswith("2024-12-31T23:59:59.5")          # 0.5 s pre-roll before the start
+    start = dt.datetime.fromisoformat(ended["started_at"])
+    assert dt.datetime.fromisoformat(ended["ended_at"]) - start == dt.timedelta(seconds=ended["duration_s"])
+    assert ended["summary"]["steps"] == 2 and ended["duration_s"] == pytest.approx(10.5)
+
+
+def test_kill_9_mid_session_loses_at_most_2_s_and_the_next_start_recovers_it(tmp_path):
+    """A real process: the demo in real time, killed with SIGKILL mid-session."""
+    data = tmp_path / "data"
+    cmd = [sys.executable, "-m", "rig", "demo", "--duration", "600", "--data-dir", str(data), "--seed", "5"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = data / "history.sqlite3"
+    try:
+        last = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:                 # wait for a session well under way
+            if db.exists():
+                try:
+                    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as c:
+                        row = c.execute("SELECT id, duration_s, steps FROM sessions WHERE status='open'").fetchone()
+                except sqlite3.Error:
+                    row = None
+                if row and (row[1] or 0) > 8 and (row[2] or 0) >= 3:
+                    last = row
+                    break
+            time.sleep(0.2)
+        assert last is not None, "no session got under way"
+        os.kill(proc.pid, signal.SIGKILL)
+        killed_wall = time.time()
+        proc.wait(10)
+    finally:
+        proc.kill()
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+        started_at, stored = c.execute("SELECT started_at, duration_s FROM sessions WHERE id=?", (last[0],)).fetchone()
+    # what the history had committed before the kill is at most ~2 s behind the session's age then
+    age_at_kill = killed_wall - dt.datetime.fromisoformat(started_at).timestamp()
+    assert age_at_kill - stored <= 2.5
+    # the next start closes it from its trace
+    done = subprocess.run([sys.executable, "-m", "rig", "demo", "--duration", "1", "--speed", "10",
+                           "--data-dir", str(data)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"session {last[0]} was left open" in done.stderr
+    shown = subprocess.run([sys.executable, "-m", "rig", "sessions", "show", str(last[0]), "--json",
+                            "--data-dir", str(data)], capture_output=True, text=True, timeout=60)
+    session = json.loads(shown.stdout)
+    assert session["status"] == "recovered"
+    assert session["summary"]["steps"] >= last[2]
+    assert session["duration_s"] >= stored
+
+
+def test_a_corrupt_history_leaves_the_rig_counting(config, tmp_path):
+    junk = b"not a database at all, but somebody's file" * 10
+    (tmp_path / "history.sqlite3").write_bytes(junk)
+    sim = simulate("backward-flights", seed=2, layout=config.layout, flights=1)
+    service, ended, final = run_sim(config, sim)
+    assert service.store is None
+    assert final["steps"] == sim.truth["steps"]            # counting went on
+    assert ended and ended[0]["summary"]["steps"] == sim.truth["steps"]
+    assert (tmp_path / "history.sqlite3").read_bytes() == junk    # never overwritten
