@@ -98,6 +98,8 @@ class AthleteConfig:
 class DrillConfig:
     facing: str = "backward"
     grip: str = "light"
+    planned_flights: int | None = None
+    added_load_kg: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -345,7 +347,7 @@ def parse_config(data: dict, path: str = "<config>") -> RigConfig:
     table = {name: _Table(file, (name,), top.data.get(name, {}), keys) for name, keys in (
         ("rig", _RIG_KEYS),
         ("athlete", ("name", "weight_kg")),
-        ("drill", ("facing", "grip")),
+        ("drill", ("facing", "grip", "planned_flights", "added_load_kg")),
         ("service", ("data_dir", "pin_factory", "record_traces")),
         ("adc", ("spi_port", "spi_device", "sample_hz")),
         ("detection", DetectionSettings.names()),
@@ -357,8 +359,14 @@ def parse_config(data: dict, path: str = "<config>") -> RigConfig:
         rig.fail("id", f"must be 1 to 64 letters, digits, '_' or '-', not {rig_id!r}")
     athlete = AthleteConfig(name=table["athlete"].string("name", AthleteConfig.name),
                             weight_kg=table["athlete"].number("weight_kg", DEFAULT_WEIGHT_KG, low=20, high=300))
-    drill = DrillConfig(facing=table["drill"].string("facing", DrillConfig.facing, FACINGS),
-                        grip=table["drill"].string("grip", DrillConfig.grip, GRIPS))
+    drill_table = table["drill"]
+    planned = drill_table.data.get("planned_flights")
+    drill = DrillConfig(facing=drill_table.string("facing", DrillConfig.facing, FACINGS),
+                        grip=drill_table.string("grip", DrillConfig.grip, GRIPS),
+                        planned_flights=None if planned is None else drill_table.integer("planned_flights", 0),
+                        added_load_kg=drill_table.number("added_load_kg", 0.0, low=0, high=50))
+    if drill.planned_flights is not None and not 1 <= drill.planned_flights <= 200:
+        drill_table.fail("planned_flights", f"must be 1 to 200 flights, not {drill.planned_flights}")
 
     data_dir = service.string("data_dir", DEFAULT_DATA_DIR)
     if not data_dir.strip():

@@ -47,7 +47,9 @@ class Service:
         self.detector = Detector(config.layout, config.detection, athlete.weight_kg)
         self.sessions = SessionManager(
             config.layout, config.detection, self.bus.publish, athlete=athlete,
-            drill=Drill(config.drill.facing, config.drill.grip), idle_end_s=config.history.idle_end_s)
+            drill=Drill(config.drill.facing, config.drill.grip, config.drill.planned_flights,
+                        config.drill.added_load_kg),
+            idle_end_s=config.history.idle_end_s)
         self.engine = Engine(self.detector, self.clock, self.bus, self.stop_event, sessions=self.sessions)
         try:
             self.sensors = open_sensors(config, self.engine.sink, self.clock, self.stop_event,

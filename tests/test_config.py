@@ -430,3 +430,12 @@ def test_check_config_main_reports_a_bad_file(tmp_path, capsys):
     assert captured.out == ""
     assert captured.err == (f'{path}: wiring."tread.2".pin: pin 5 is already used by "tread.1"; '
                             "each channel needs its own pin\n")
+
+
+def test_drill_planned_flights_and_load(tmp_path):
+    config = load_config(write(tmp_path, config_text("[drill]\nplanned_flights = 4\nadded_load_kg = 2.5\n")))
+    assert (config.drill.planned_flights, config.drill.added_load_kg) == (4, 2.5)
+    message = error(tmp_path, config_text("[drill]\nplanned_flights = 0\n"))
+    assert ": drill.planned_flights: must be 1 to 200 flights, not 0" in message
+    message = error(tmp_path, config_text("[drill]\nadded_load_kg = 80\n"))
+    assert ": drill.added_load_kg:" in message
