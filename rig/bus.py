@@ -50,7 +50,7 @@ class EventBus:
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
-    def close(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = 30.0) -> None:
         """Deliver what is queued, then stop the worker."""
         self._queue.put(None)
         if self._thread.is_alive():

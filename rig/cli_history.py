@@ -83,9 +83,18 @@ def _fail(message: str) -> int:
 
 
 def _athlete(store, name: str | None) -> dict | None:
+    """The athlete named exactly, else the only one whose name matches ignoring case;
+    ValueError when several do (deleting health data must never guess)."""
     if name is None:
         return store.selected_athlete()
-    return next((a for a in store.athletes() if a["name"].casefold() == name.casefold()), None)
+    athletes = store.athletes()
+    exact = [a for a in athletes if a["name"] == name]
+    if exact:
+        return exact[0]
+    folded = [a for a in athletes if a["name"].casefold() == name.casefold()]
+    if len(folded) > 1:
+        raise ValueError(f"{name!r} matches {', '.join(repr(a['name']) for a in folded)}: give the exact name")
+    return folded[0] if folded else None
 
 
 def _print(args, data, table) -> None:
@@ -109,13 +118,15 @@ def main(args) -> int:
     if not os.path.exists(os.path.join(data_dir, "history.sqlite3")):
         return _fail(f"no history in {data_dir} (say where it is with --data-dir or --config)")
     try:
-        store = HistoryStore.open(data_dir)
+        store = HistoryStore.open(data_dir, exclusive=False)   # works beside a running service
     except HistoryUnavailable as exc:
         return _fail(str(exc))
     try:
         return _dispatch(args, store, data_dir, backup)
-    except ValueError as exc:
+    except (ValueError, HistoryUnavailable) as exc:
         return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
     finally:
         store.close()
 
@@ -140,6 +151,8 @@ def _dispatch(args, store, data_dir, backup) -> int:
         elif action == "notes":
             if store.session(args.id) is None:
                 return _fail(f"no session {args.id}")
+            if all(v is None for v in (args.effort, args.pain, args.dizziness, args.text)):
+                return _fail("give at least one of --effort, --pain, --dizziness, --text")
             dizzy = None if args.dizziness is None else args.dizziness == "yes"
             store.set_notes(args.id, effort=args.effort, pain=args.pain, dizziness=dizzy, text=args.text)
             store.flush()
@@ -199,6 +212,8 @@ def _export(args, store, export_history_json, export_session_json, export_sessio
         shutil.copyfile(session["trace_path"], args.out)
         print(f"wrote {args.out}")
         return 0
+    if args.id is not None and store.session(args.id) is None:
+        return _fail(f"no session {args.id}")      # before opening --out: never empty a file for nothing
     out = open(args.out, "w", newline="") if args.out else sys.stdout
     try:
         if args.format == "csv":

@@ -48,6 +48,7 @@ class Engine:
         self.late_samples = 0      # samples stamped before _last_t (clamped to it)
         self.samples = 0
         self.error: BaseException | None = None
+        self._finishing = False
         self.final_summary: dict | None = None
         detector.on_event = self._on_run_event
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -65,7 +66,7 @@ class Engine:
 
     def _on_run_event(self, event: dict) -> None:
         self.bus.publish(event)
-        if self.sessions is not None:
+        if self.sessions is not None and not self._finishing:
             self.sessions.on_run_event(event, self._last_t)
 
     def _do_command(self, name: str, kwargs: dict, future: Future) -> None:
@@ -169,7 +170,7 @@ class Engine:
             if t < last:     # stamped before a time already decided (a slow callback or ADC read)
                 self.late_samples += 1
                 t = last
-            last = t
+            last = self._last_t = t   # a session started by this sample starts at its time
             det.feed(t, channel, value)
             if sessions is not None:
                 sessions.sample(t, channel, value)
@@ -189,6 +190,7 @@ class Engine:
                    if value or channel.endswith(".force")]
         if closing:
             self._feed(closing)
+        self._finishing = True   # a step confirmed by the finish does not start a session
         det.finish(t_end)
         if self.sessions is not None:
             self.sessions.end(t_end, reason="the service stopped")

@@ -62,8 +62,8 @@ class Service:
         self.session_traces: SessionTraceRecorder | None = None
         self.history: HistoryRecorder | None = None
         if config.record_traces if record is None else record:
-            header = TraceHeader(layout=config.layout, weight_kg=config.athlete.weight_kg,
-                                 athlete_name=config.athlete.name, drill_facing=config.drill.facing,
+            header = TraceHeader(layout=config.layout, weight_kg=athlete.weight_kg,
+                                 athlete_name=athlete.name, drill_facing=config.drill.facing,
                                  drill_grip=config.drill.grip, source=source)
             try:
                 os.makedirs(config.data_dir, exist_ok=True)
@@ -80,8 +80,14 @@ class Service:
             self.history = HistoryRecorder(self.store, config.data_dir, trace_budget_mb=config.history.trace_budget_mb,
                                            run_trace_budget_mb=config.history.run_trace_budget_mb)
             self.bus.subscribe("history", self.history, types=HISTORY_TYPES)
-            self.history.on_athlete_changed = lambda a: self.engine.command(
-                "set_athlete", athlete=Athlete(a["id"], a["name"], a["weight_kg"], a["level"]))
+            self.history.on_athlete_changed = self._athlete_changed
+
+    def _athlete_changed(self, athlete: dict, drill) -> None:
+        """The selected athlete (or their level) changed: the next session is theirs, with their level's drill."""
+        self.engine.command("set_athlete", athlete=Athlete(athlete["id"], athlete["name"], athlete["weight_kg"],
+                                                           athlete["level"]))
+        self.engine.command("set_drill", drill=Drill(drill.facing, drill.grip, drill.planned_flights,
+                                                     drill.added_load_kg))
 
     @staticmethod
     def _open_history(config: RigConfig):
@@ -92,7 +98,7 @@ class Service:
         except (HistoryUnavailable, OSError) as exc:
             log.error("history unavailable: %s. The rig counts live without keeping sessions.", exc)
             return None
-        recover_open_sessions(store, config.layout)
+        recover_open_sessions(store, config.layout, config.detection)
         return store
 
     def _athlete(self, config: RigConfig) -> Athlete:
@@ -120,7 +126,8 @@ class Service:
         for t, channel, value in self.sensors.initial_samples(now):
             self.engine.sink(t, channel, value)
         self.sensors.start()
-        log.info("stairrig is running: %s", describe(self.config))
+        log.info("stairrig is running: %s; athlete %s (%g kg)", describe_rig(self.config),
+                 self.sessions.athlete.name, self.sessions.athlete.weight_kg)
 
     def healthy(self) -> bool:
         """The engine, the bus and the sensor threads are all alive."""

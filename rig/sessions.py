@@ -68,7 +68,6 @@ class _Session:
     started_at: dt.datetime      # wall clock, read once at the start
     athlete: Athlete
     drill: Drill
-    steps: list[dict] = field(default_factory=list)
     flights: list[dict] = field(default_factory=list)
     flight: _Flight | None = None
     idle_since: float | None = None   # engine time since when no tread is occupied
@@ -151,7 +150,8 @@ class SessionManager:
         for t, ch, v in self._ring:
             if t < t0:
                 state[ch] = v
-        pre = [(0.0, ch, v) for ch, v in state.items() if v]
+        # rails carry their state in; a foot already on a tread is not a step of this session
+        pre = [(0.0, ch, v) for ch, v in state.items() if v and not ch.startswith("tread.")]
         pre += [(round(t - t0, 6), ch, v) for t, ch, v in self._ring if t >= t0]
         self._values = state
         self._ring.clear()
@@ -163,6 +163,8 @@ class SessionManager:
         for rt, ch, v in pre:
             session.detector.feed(rt, ch, v)
         session.detector.advance(round(now - t0, 6))
+        if t_first is None:
+            session.idle_since = now   # started by command: idle until somebody steps on
         return {"key": key}
 
     def end(self, now: float, *, reason: str = "command") -> dict | None:
@@ -197,9 +199,10 @@ class SessionManager:
         det = session.detector
         if etype == "step":
             session.idle_since = None
-            session.steps.append(event)
-            if session.flight is None and event["direction"] in ("up", "down"):
-                session.flight = _Flight(event["direction"], event["t"], det.steps - 1, _rail_totals(det))
+            direction = event["direction"]
+            if direction in ("up", "down") and (session.flight is None or session.flight.direction != direction):
+                # a flight starts at its first step, and again where the athlete turns round
+                session.flight = _Flight(direction, event["t"], det.steps - 1, _rail_totals(det))
         elif etype in ("ascent", "descent"):
             self._close_flight(session, event["t"], "up" if etype == "ascent" else "down")
         elif etype == "vacated" and event["occupied"] == 0:
@@ -215,17 +218,17 @@ class SessionManager:
         steps = det.steps - start.steps_at_start
         duration = t_end - start.t_start_s
         now_rails = _rail_totals(det)
-        rails = {side: {k: round(now_rails[side][k] - start.rails_at_start[side][k], 3)
-                        for k in now_rails[side]} for side in now_rails}
+        rails = {k: round(now_rails[k] - start.rails_at_start[k], 3) for k in now_rails}
         session.flights.append({
             "idx": len(session.flights) + 1, "direction": direction,
             "t_start_s": round(start.t_start_s, 3), "t_end_s": round(t_end, 3),
             "duration_s": round(duration, 3), "steps": steps,
             "cadence_spm": round(steps / duration * 60, 1) if duration > 0 else None,
-            "rails": rails,
+            **rails,
         })
 
 
 def _rail_totals(det: Detector) -> dict:
-    return {side: {"contact_s": r.contact_s, "light_s": r.light_s, "firm_s": r.firm_s}
-            for side, r in det.rails.items()}
+    """Seconds of active time with some rail in contact, some firm, some in contact and none firm
+    (the session's reliance measures), so far: a flight's are the difference across it."""
+    return det.reliance_seconds()

@@ -91,3 +91,36 @@ def test_backup_and_restore(data, tmp_path):
 def test_no_history_says_where_to_look(tmp_path):
     done = run("sessions", "list", "--data-dir", str(tmp_path))
     assert done.returncode == 1 and "no history in" in done.stderr
+
+
+def test_history_commands_work_beside_a_running_service(data):
+    """The service holds the history open; the command line reads and writes beside it."""
+    from rig.history import HistoryStore
+    with HistoryStore.open(str(data)):                 # as the running service does
+        listed = run("sessions", "list", "--json", "--data-dir", str(data))
+        assert listed.returncode == 0, listed.stderr
+        notes = run("sessions", "notes", "1", "--effort", "3", "--data-dir", str(data))
+        assert notes.returncode == 0, notes.stderr
+        restore = run("history", "restore", str(data / "history.sqlite3"), "--data-dir", str(data), "--force")
+        assert restore.returncode == 1 and "Traceback" not in restore.stderr   # never under a running rig
+
+
+def test_athlete_names_are_never_guessed(data):
+    assert run("athletes", "add", "Zoë", "--weight-kg", "60", "--data-dir", str(data)).returncode == 0
+    assert run("athletes", "add", "ZOË", "--weight-kg", "61", "--data-dir", str(data)).returncode == 0
+    guess = run("athletes", "delete", "zoë", "--yes", "--data-dir", str(data))
+    assert guess.returncode == 1 and "give the exact name" in guess.stderr
+    assert run("athletes", "delete", "ZOË", "--yes", "--data-dir", str(data)).returncode == 0
+    names = [a["name"] for a in json.loads(run("athletes", "list", "--json", "--data-dir", str(data)).stdout)]
+    assert "Zoë" in names and "ZOË" not in names
+
+
+def test_export_errors_are_messages(data, tmp_path):
+    keep = tmp_path / "keep.json"
+    keep.write_text("precious")
+    missing = run("sessions", "export", "999", "--out", str(keep), "--data-dir", str(data))
+    assert missing.returncode == 1 and keep.read_text() == "precious"
+    nowhere = run("sessions", "export", "--format", "csv", "--out", str(tmp_path / "no" / "x.csv"), "--data-dir", str(data))
+    assert nowhere.returncode == 1 and "Traceback" not in nowhere.stderr
+    empty = run("sessions", "notes", "1", "--data-dir", str(data))
+    assert empty.returncode == 1 and "at least one of" in empty.stderr

@@ -151,9 +151,7 @@ def test_kill_9_mid_session_loses_at_most_2_s_and_the_next_start_recovers_it(tmp
         proc.kill()
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
         started_at, stored = c.execute("SELECT started_at, duration_s FROM sessions WHERE id=?", (last[0],)).fetchone()
-    # what the history had committed before the kill is at most ~2 s behind the session's age then
     age_at_kill = killed_wall - dt.datetime.fromisoformat(started_at).timestamp()
-    assert age_at_kill - stored <= 2.5
     # the next start closes it from its trace
     done = subprocess.run([sys.executable, "-m", "rig", "demo", "--duration", "1", "--speed", "10",
                            "--data-dir", str(data)], capture_output=True, text=True, timeout=120)
@@ -164,7 +162,8 @@ def test_kill_9_mid_session_loses_at_most_2_s_and_the_next_start_recovers_it(tmp
     session = json.loads(shown.stdout)
     assert session["status"] == "recovered"
     assert session["summary"]["steps"] >= last[2]
-    assert session["duration_s"] >= stored
+    assert session["duration_s"] >= stored                 # nothing committed is lost
+    assert age_at_kill - session["duration_s"] <= 2.0      # at most the last 2 seconds are
 
 
 def test_a_corrupt_history_leaves_the_rig_counting(config, tmp_path):
@@ -176,3 +175,70 @@ def test_a_corrupt_history_leaves_the_rig_counting(config, tmp_path):
     assert final["steps"] == sim.truth["steps"]            # counting went on
     assert ended and ended[0]["summary"]["steps"] == sim.truth["steps"]
     assert (tmp_path / "history.sqlite3").read_bytes() == junk    # never overwritten
+
+
+def _manager(events, layout=None, idle_end_s=5.0):
+    from rig.settings import DetectionSettings
+    return SessionManager(layout or RigLayout(treads=3, rails={"left": ("touch", "force")}), DetectionSettings(),
+                          events.append, athlete=Athlete(1, "A", 70.0), drill=Drill(), idle_end_s=idle_end_s,
+                          pre_roll_s=0.5)
+
+
+def _play(manager, samples, until):
+    for t, ch, v in samples:
+        manager.sample(t, ch, v)
+        manager.tick(t)
+    t = samples[-1][0] if samples else 0.0
+    while t < until:
+        t = round(t + 0.1, 6)
+        manager.tick(t)
+
+
+def test_a_foot_already_on_a_tread_is_not_a_step_of_a_session_started_by_command():
+    events = []
+    manager = _manager(events)
+    _play(manager, [(1.0, "tread.3", 1), (1.0, "rail.left.touch", 1), (1.0, "rail.left.force", 2.0)], 3.0)
+    manager.start(3.0)                                 # the athlete stands on tread 3 and holds the rail
+    _play(manager, [(4.0, "tread.3", 0)], 5.0)
+    ended = manager.end(5.0)
+    assert ended["summary"]["steps"] == 0 and ended["summary"]["elevation_gain_m"] == 0
+    started = next(e for e in events if e["type"] == "session_started")
+    assert ("rail.left.touch" in {ch for _, ch, _ in started["samples"]})   # the rails' state carries in
+    assert not any(ch.startswith("tread.") for _, ch, _ in started["samples"])
+
+
+def test_a_session_started_by_command_ends_when_nobody_comes():
+    events = []
+    manager = _manager(events, idle_end_s=5.0)
+    manager.start(1.0)
+    _play(manager, [], 7.0)
+    assert manager.current is None
+    assert [e["type"] for e in events if e["type"].startswith("session_") and e["type"] != "session_progress"] == \
+        ["session_started", "session_ended"]
+
+
+def test_flights_split_where_the_athlete_turns_round_and_carry_rail_figures():
+    events = []
+    manager = _manager(events, idle_end_s=30.0)
+    seq = [(0.0, "rail.left.touch", 1), (0.0, "rail.left.force", 0.5)]
+    t = 1.0
+    for tread in (1, 2, 1):                            # up two treads, turn round, back down to tread 1
+        seq += [(t, f"tread.{tread}", 1), (t + 0.6, f"tread.{tread}", 0)]
+        t += 0.5
+    seq.sort()
+    manager.start(0.9)
+    _play(manager, seq, 6.0)
+    ended = manager.end(6.0)
+    assert ended["summary"]["descents"] == 1
+    flights = ended["flights"]
+    assert [(f["direction"], f["steps"]) for f in flights] == [("down", 1)]   # the down flight starts at the turn
+    assert flights[0]["contact_s"] > 0 and flights[0]["light_s"] == flights[0]["contact_s"]
+    assert flights[0]["firm_s"] == 0
+
+
+def test_flight_rail_figures_are_stored(config, tmp_path):
+    sim = simulate("backward-flights", seed=4, layout=config.layout, flights=1, grip="firm")
+    run_sim(config, sim)
+    with HistoryStore.open(str(tmp_path)) as store:
+        flights = store.session(store.sessions()[0]["id"])["flights"]
+    assert flights and all(f["contact_s"] > 0 and f["firm_s"] > 0 for f in flights)

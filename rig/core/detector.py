@@ -550,6 +550,11 @@ class Detector:
         """The rails with their running figures (read-only use)."""
         return self._rails
 
+    def reliance_seconds(self) -> dict:
+        """Active seconds so far with some rail in contact (``contact_s``), some rail
+        firm (``firm_s``), and some rail in contact but none firm (``light_s``)."""
+        return {"contact_s": self._any_contact_s, "light_s": self._light_only_s, "firm_s": self._any_firm_s}
+
     @property
     def occupied(self) -> int:
         """How many treads are occupied, on the ordered timeline."""

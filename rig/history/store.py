@@ -213,11 +213,14 @@ class HistoryStore:
     # -- opening and closing ---------------------------------------------------
 
     @classmethod
-    def open(cls, data_dir: str, *, commit_every_s: float = 1.0) -> "HistoryStore":
+    def open(cls, data_dir: str, *, commit_every_s: float = 1.0, exclusive: bool = True) -> "HistoryStore":
         """Open (or create) ``<data_dir>/history.sqlite3`` and start the writer thread.
 
         Raises ``HistoryUnavailable`` with a message naming the file, what is
         wrong and what to do, leaving a file it did not create untouched.
+        ``exclusive`` (the service) holds a lock so that two services never
+        share a history; command-line tools open with ``exclusive=False`` and
+        work beside a running service, SQLite's own locking keeping them apart.
         """
         data_dir = os.path.abspath(data_dir)
         path = os.path.join(data_dir, FILENAME)
@@ -229,7 +232,7 @@ class HistoryStore:
                     "use that store (one writer per history)")
             _open_paths.add(real)
         try:
-            conn, fd = _open_database(data_dir, path)
+            conn, fd = _open_database(data_dir, path, exclusive)
         except BaseException:
             with _open_paths_lock:
                 _open_paths.discard(real)
@@ -609,8 +612,8 @@ class HistoryStore:
         """The last ``limit`` ended sessions, oldest first, with what the
         progression engine needs (``dizziness`` as a bool or None)."""
         sql = (f"SELECT * FROM (SELECT {', '.join(_OUTCOME_COLUMNS)} FROM sessions "
-               "WHERE athlete_id = ? AND status != 'open' ORDER BY started_at DESC LIMIT ?) "
-               "ORDER BY started_at")
+               "WHERE athlete_id = ? AND status != 'open' ORDER BY id DESC LIMIT ?) "
+               "ORDER BY id")
         rows = self._rows(sql, (athlete_id, int(limit)))
         for r in rows:
             r["dizziness"] = None if r["dizziness"] is None else bool(r["dizziness"])
@@ -797,7 +800,7 @@ def _text(value, what: str) -> str | None:
 
 # -- opening the file ----------------------------------------------------------
 
-def _open_database(data_dir: str, path: str) -> tuple[sqlite3.Connection, int]:
+def _open_database(data_dir: str, path: str, exclusive: bool = True) -> tuple[sqlite3.Connection, int]:
     """Check, lock, open and migrate the database; returns the write connection
     and the descriptor holding the lock. Never writes a file stairrig did not create."""
     try:
@@ -840,7 +843,8 @@ def _open_database(data_dir: str, path: str) -> tuple[sqlite3.Connection, int]:
             why = schema.describe_foreign(path, header)
             if why:
                 raise HistoryUnavailable("history unavailable: " + why)
-            _lock(fd, path)
+            if exclusive:
+                _lock(fd, path)
             created = header.empty
         else:
             created = True
@@ -848,7 +852,8 @@ def _open_database(data_dir: str, path: str) -> tuple[sqlite3.Connection, int]:
         conn.execute("PRAGMA busy_timeout = 5000")
         if fd < 0:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            _lock(fd, path)
+            if exclusive:
+                _lock(fd, path)
         if not created:
             _check_integrity(conn, path)
         version = conn.execute("PRAGMA user_version").fetchone()[0]

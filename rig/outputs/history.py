@@ -15,15 +15,28 @@ import os
 from rig.energy import energy_kcal
 from rig.layout import RigLayout
 from rig.progression import ProgressionSettings, first_level, outcome_from_summary, recommend
+from rig.progression import drill as progression_drill
+from rig.progression import level as level_of
 from rig.replay import replay
 from rig.trace import TraceError
 
 log = logging.getLogger(__name__)
 
-TYPES = {"session_started", "session_progress", "session_ended"}
+TYPES = {"session_started", "session_progress", "session_ended", "tick"}
+_POLL_EVERY_S = 2.0
 
 
 class HistoryRecorder:
+    """Session events into the store. Runs in the bus thread.
+
+    The athlete's level is decided when their next session starts, from the
+    sessions and notes stored by then (notes come after a session, so the
+    pain and dizziness rules see them). Every couple of seconds it checks
+    which athlete is selected (``stairrig athletes select`` may change it
+    while the rig runs) and hands the athlete and their level's drill to
+    ``on_athlete_changed``.
+    """
+
     def __init__(self, store, data_dir: str, *, trace_budget_mb: float, run_trace_budget_mb: float,
                  progression: ProgressionSettings | None = None):
         self.store = store
@@ -32,21 +45,30 @@ class HistoryRecorder:
         self.run_trace_budget_mb = run_trace_budget_mb
         self.progression = progression or ProgressionSettings()
         self._ids: dict[str, int] = {}
-        self.last_recommendation = None
-        self.on_athlete_changed = None   # called with the athlete's row when the progression moves it
+        self.on_athlete_changed = None   # called with (athlete row, progression Drill)
+        self._pushed: tuple | None = None
+        self._next_poll = 0.0
 
     def __call__(self, event: dict) -> None:
         if not self.store.available:
             return
         etype = event["type"]
-        if etype == "session_started":
+        if etype == "tick":
+            if event["t"] >= self._next_poll:
+                self._next_poll = event["t"] + _POLL_EVERY_S
+                self.poll_athlete()
+        elif etype == "session_started":
             athlete = event["athlete"]
             if athlete.get("id") is None:
                 return
             from rig.outputs.session_traces import session_trace_path
+            rec = self.decide_level(athlete["id"])
+            drill = {**event["drill"], "grip": rec.drill.grip, "planned_flights": rec.drill.planned_flights,
+                     "added_load_kg": rec.drill.added_load_kg} if rec else event["drill"]
             self._ids[event["key"]] = self.store.begin_session(
-                athlete_id=athlete["id"], started_at=event["started_at"], drill=event["drill"],
-                level=athlete.get("level"), trace_path=session_trace_path(self.data_dir, event["key"]))
+                athlete_id=athlete["id"], started_at=event["started_at"], drill=drill,
+                level=rec.level if rec else athlete.get("level"),
+                trace_path=session_trace_path(self.data_dir, event["key"]))
         elif etype == "session_progress":
             session_id = self._ids.get(event["key"])
             if session_id is not None:
@@ -60,23 +82,30 @@ class HistoryRecorder:
             self.store.end_session(session_id, ended_at=event["ended_at"], duration_s=event["duration_s"],
                                    summary=summary, flights=event["flights"], events=summary["events"],
                                    energy_kcal=event["energy_kcal"])
-            self.store.flush()
-            self._progress(event["athlete"]["id"])
             self._prune()
 
-    def _progress(self, athlete_id: int) -> None:
-        """Move the athlete's level as the progression engine says, with its reason in the log."""
-        athlete = next((a for a in self.store.athletes() if a["id"] == athlete_id), None)
+    def decide_level(self, athlete_id: int):
+        """The progression's recommendation now; the athlete's level follows it."""
+        athlete = self.store.athlete(athlete_id)
         if athlete is None:
-            return
+            return None
         level = athlete["level"] or first_level().key
         rec = recommend(outcomes(self.store, athlete_id), level, self.progression)
-        self.last_recommendation = rec
-        if rec.level != level:
+        if rec.level != athlete["level"]:
             self.store.update_athlete(athlete_id, level=rec.level)
-            if self.on_athlete_changed is not None:
-                self.on_athlete_changed({**athlete, "level": rec.level})
-        log.info("next for %s: %s", athlete["name"], rec.reason)
+        log.info("%s: %s", athlete["name"], rec.reason)
+        return rec
+
+    def poll_athlete(self) -> None:
+        """Hand a newly selected athlete (or a new weight or level) to the engine."""
+        athlete = self.store.selected_athlete()
+        if athlete is None or self.on_athlete_changed is None:
+            return
+        level = athlete["level"] or first_level().key
+        key = (athlete["id"], athlete["weight_kg"], level)
+        if key != self._pushed:
+            self._pushed = key
+            self.on_athlete_changed({**athlete, "level": level}, progression_drill(level_of(level), self.progression))
 
     def _prune(self) -> None:
         from rig.history import prune_traces
@@ -104,35 +133,43 @@ def outcomes(store, athlete_id: int) -> list:
     return out
 
 
-def recover_open_sessions(store, layout: RigLayout) -> list[int]:
-    """Close the sessions a crash or a power cut left open, from their traces
-    (readable up to their last flush), else from the last running summary."""
+def recover_open_sessions(store, layout: RigLayout, settings=None) -> list[int]:
+    """Close the sessions a crash or a power cut left open (status ``recovered``).
+
+    Their figures come from whichever reaches further: the session's trace
+    (read up to its last flush, with the rig's detection settings) or the
+    running summary the history last committed. A session whose figures
+    cannot be read at all is closed empty rather than left open forever."""
+    from rig.core import Detector
     recovered = []
     for row in store.open_sessions():
-        summary, path = None, row.get("trace_path")
-        if path and os.path.exists(path):
-            try:
-                summary = replay(path)
-            except TraceError as exc:
-                log.warning("session %s: its trace cannot be read (%s); keeping its last stored figures",
-                            row["id"], exc)
-        if summary is None:
-            summary = row.get("summary")
-        if summary is None:
+        try:
+            candidates = [row.get("summary")]
+            path = row.get("trace_path")
+            if path and os.path.exists(path):
+                try:
+                    candidates.append(replay(path, settings, weight_kg=row.get("weight_kg")))
+                except (TraceError, OSError) as exc:
+                    log.warning("session %s: its trace cannot be read (%s)", row["id"], exc)
+            candidates = [c for c in candidates if c]
+            summary = max(candidates, key=lambda c: (c["duration_s"], c["steps"]), default=None)
+            if summary is None:
+                summary = Detector(layout, settings).summary()
+            summary.pop("warnings", None)
+            started = dt.datetime.fromisoformat(row["started_at"])
+            duration = max(summary["duration_s"], row.get("duration_s") or 0.0)
+            weight = row.get("weight_kg") or 70.0
+            store.end_session(row["id"], ended_at=(started + dt.timedelta(seconds=duration)).isoformat(
+                                  timespec="milliseconds"),
+                              duration_s=duration, summary=summary, flights=[], events=summary["events"],
+                              energy_kcal=energy_kcal(summary, layout, weight, row.get("added_load_kg") or 0.0,
+                                                      row.get("drill_facing")),
+                              status="recovered")
+        except Exception as exc:  # one bad row must not keep the rig from starting
+            log.error("session %s could not be recovered: %s", row.get("id"), exc)
             continue
-        summary.pop("warnings", None)
-        started = dt.datetime.fromisoformat(row["started_at"])
-        duration = summary["duration_s"]
-        weight = row.get("weight_kg") or 70.0
-        store.end_session(row["id"], ended_at=(started + dt.timedelta(seconds=duration)).isoformat(
-                              timespec="milliseconds"),
-                          duration_s=duration, summary=summary, flights=[], events=summary["events"],
-                          energy_kcal=energy_kcal(summary, layout, weight, row.get("added_load_kg") or 0.0,
-                                                  row.get("drill_facing")),
-                          status="recovered")
         recovered.append(row["id"])
-        log.warning("session %s was left open (a crash or a power cut); closed from its trace, %.0f s long",
-                    row["id"], duration)
+        log.warning("session %s was left open (a crash or a power cut); closed, %.0f s long", row["id"], duration)
     if recovered:
         store.flush()
     return recovered
