@@ -36,6 +36,8 @@ def add_parsers(sub, number_types) -> None:
     p.add_argument("--format", choices=("csv", "json", "trace"), default="json")
     p.add_argument("--athlete", help="only this athlete's sessions")
     p.add_argument("--out", help="the file to write (default: standard output; required for a trace)")
+    p = ss.add_parser("start", help="start a session now (the running rig takes it within 2 s)"); where(p)
+    p = ss.add_parser("stop", help="end the current session (the running rig takes it within 2 s)"); where(p)
     p = ss.add_parser("notes", help="the athlete's own notes on a session"); where(p)
     p.add_argument("id", type=int)
     p.add_argument("--effort", type=int, help="0 to 10")
@@ -148,6 +150,10 @@ def _dispatch(args, store, data_dir, backup) -> int:
             _print(args, session, _session_text)
         elif action == "export":
             return _export(args, store, export_history_json, export_session_json, export_sessions_csv)
+        elif action in ("start", "stop"):
+            store.request("start_session" if action == "start" else "end_session")
+            store.flush()
+            print(f"asked the rig to {action} a session")
         elif action == "notes":
             if store.session(args.id) is None:
                 return _fail(f"no session {args.id}")

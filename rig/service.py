@@ -81,6 +81,7 @@ class Service:
                                            run_trace_budget_mb=config.history.run_trace_budget_mb)
             self.bus.subscribe("history", self.history, types=HISTORY_TYPES)
             self.history.on_athlete_changed = self._athlete_changed
+            self.history.on_request = lambda name: self.engine.command(name)
 
     def _athlete_changed(self, athlete: dict, drill) -> None:
         """The selected athlete (or their level) changed: the next session is theirs, with their level's drill."""

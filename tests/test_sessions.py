@@ -242,3 +242,26 @@ def test_flight_rail_figures_are_stored(config, tmp_path):
     with HistoryStore.open(str(tmp_path)) as store:
         flights = store.session(store.sessions()[0]["id"])["flights"]
     assert flights and all(f["contact_s"] > 0 and f["firm_s"] > 0 for f in flights)
+
+
+def test_sessions_start_and_stop_from_the_command_line(config, tmp_path):
+    """`stairrig sessions start|stop` beside the running service: the request goes
+    through the history, and the service starts and ends the session."""
+    rig = SimulatedRig(config, speed=1.0)
+    seen = []
+    try:
+        service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="sim")
+        service.subscribe("test", seen.append, types={"session_started", "session_ended"})
+        service.start()
+        for action, etype in (("start", "session_started"), ("stop", "session_ended")):
+            done = subprocess.run([sys.executable, "-m", "rig", "sessions", action, "--data-dir", str(tmp_path)],
+                                  capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+            deadline = time.monotonic() + 30
+            while etype not in [e["type"] for e in seen] and time.monotonic() < deadline:
+                time.sleep(0.1)
+    finally:
+        service.stop()
+        rig.close()
+    assert [e["type"] for e in seen] == ["session_started", "session_ended"]
+    assert seen[0]["reason"] == "command" and seen[1]["reason"] == "command"

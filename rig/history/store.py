@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 SESSION_STATUSES = ("open", "closed", "recovered")
 END_STATUSES = ("closed", "recovered")
 
+_REQUEST_KEY = "request"
+_REQUESTS = ("start_session", "end_session")
 _SELECTED_KEY = "selected_athlete_id"
 
 # the compact row of sessions(): every column but the JSON blobs
@@ -420,6 +422,27 @@ class HistoryStore:
                 raise ValueError(f"there is no athlete with id {athlete_id}")
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (_SELECTED_KEY, str(athlete_id)))
         self._call(op)
+
+    # -- requests to the running service ------------------------------------------
+
+    def request(self, name: str) -> None:
+        """Leave a request (``start_session``, ``end_session``) for the running service,
+        which takes it within a few seconds; a newer request replaces an older one."""
+        if name not in _REQUESTS:
+            raise ValueError(f"unknown request {name!r}")
+        def op(conn):
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (_REQUEST_KEY, name))
+        self._call(op)
+
+    def take_request(self) -> str | None:
+        """The pending request, removed (the service calls this)."""
+        def op(conn):
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (_REQUEST_KEY,)).fetchone()
+            if row is None:
+                return None
+            conn.execute("DELETE FROM meta WHERE key = ?", (_REQUEST_KEY,))
+            return row[0]
+        return self._call(op)
 
     # -- sessions: writes ------------------------------------------------------
 

@@ -46,6 +46,7 @@ class HistoryRecorder:
         self.progression = progression or ProgressionSettings()
         self._ids: dict[str, int] = {}
         self.on_athlete_changed = None   # called with (athlete row, progression Drill)
+        self.on_request = None           # called with "start_session" or "end_session" (from the command line)
         self._pushed: tuple | None = None
         self._next_poll = 0.0
 
@@ -57,6 +58,9 @@ class HistoryRecorder:
             if event["t"] >= self._next_poll:
                 self._next_poll = event["t"] + _POLL_EVERY_S
                 self.poll_athlete()
+                request = self.store.take_request()
+                if request and self.on_request is not None:
+                    self.on_request(request)
         elif etype == "session_started":
             athlete = event["athlete"]
             if athlete.get("id") is None:
