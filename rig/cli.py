@@ -190,6 +190,8 @@ def cmd_demo(args) -> int:
         print(format_summary(summary, title="demo summary"))
     if service.recorder is not None:
         print(f"\nreplay it:  {_this_command()} replay {service.recorder.path}")
+    if service.store is not None:
+        print(f"its sessions:  {_this_command()} sessions list --data-dir {config.data_dir}")
     return 0 if healthy else 1
 
 
