@@ -268,7 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.set_defaults(func=cmd_run)
 
     from rig.cli_history import add_parsers
+    from rig.cli_status import add_parser as add_status_parser
     add_parsers(sub, {"weight": _WEIGHT})
+    add_status_parser(sub)
 
     c = sub.add_parser("check-config", help="validate a configuration file")
     c.add_argument("file")
@@ -276,10 +278,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_SYSLOG_PRIORITY = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
+
+
+class _JournalFormatter(logging.Formatter):
+    """``<priority>message``: journald reads the level from the prefix and adds the time itself."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = _SYSLOG_PRIORITY.get(record.levelno, 6)
+        return f"<{priority}>{record.name}: {super().format(record)}"
+
+
+def _setup_logging(level: int) -> None:
+    handler = logging.StreamHandler()
+    if os.environ.get("JOURNAL_STREAM"):      # stderr goes to journald (systemd sets this)
+        handler.setFormatter(_JournalFormatter("%(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _setup_logging(logging.DEBUG if args.verbose else logging.INFO)
     return args.func(args)
 
 

@@ -49,6 +49,7 @@ class Engine:
         self.samples = 0
         self.error: BaseException | None = None
         self._finishing = False
+        self.heartbeat = None   # called from every loop (the systemd watchdog hangs on it)
         self.final_summary: dict | None = None
         detector.on_event = self._on_run_event
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -136,6 +137,8 @@ class Engine:
                 det.advance(self._last_t)
                 if self.sessions is not None:
                     self.sessions.tick(self._last_t)
+                if self.heartbeat is not None:
+                    self.heartbeat()
                 if now >= next_tick:
                     next_tick = now + _TICK_EVERY_S
                     bus.publish({"type": "tick", "t": now})

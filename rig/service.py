@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Callable
 
 from rig.bus import EventBus
@@ -23,10 +24,13 @@ from rig.history import HistoryStore, HistoryUnavailable
 from rig.outputs.history import TYPES as HISTORY_TYPES
 from rig.outputs.history import HistoryRecorder, recover_open_sessions
 from rig.outputs.session_traces import TYPES as SESSION_TRACE_TYPES
+from rig.outputs.status import TYPES as STATUS_TYPES
+from rig.outputs.status import StatusWriter
 from rig.progression import first_level
 from rig.outputs.session_traces import SessionTraceRecorder
 from rig.recorder import TraceRecorder
 from rig.sessions import Athlete, Drill, SessionManager
+from rig.systemd_notify import Notifier
 from rig.trace import TraceHeader
 
 log = logging.getLogger(__name__)
@@ -34,9 +38,10 @@ log = logging.getLogger(__name__)
 
 class Service:
     def __init__(self, config: RigConfig, *, pin_factory=None, clock=None, source: str = "gpio",
-                 stop: threading.Event | None = None, record: bool | None = None):
+                 stop: threading.Event | None = None, record: bool | None = None, notifier=None):
         self.config = config
         self.stop_event = stop or threading.Event()
+        self.notifier = notifier or Notifier()
         if pin_factory is None:
             pin_factory = load_pin_factory(config.pin_factory)
         self.pin_factory = pin_factory
@@ -76,6 +81,11 @@ class Service:
                 log.error("cannot record traces in %s (%s); the rig runs without recording",
                           config.data_dir, exc)
 
+        try:
+            os.makedirs(config.data_dir, exist_ok=True)
+            self.bus.subscribe("status", StatusWriter(self, config.data_dir), types=STATUS_TYPES)
+        except OSError as exc:
+            log.error("cannot write the status file in %s: %s", config.data_dir, exc)
         if self.store is not None:
             self.history = HistoryRecorder(self.store, config.data_dir, trace_budget_mb=config.history.trace_budget_mb,
                                            run_trace_budget_mb=config.history.run_trace_budget_mb)
@@ -120,7 +130,17 @@ class Service:
     def subscribe(self, name: str, listener: Callable[[dict], None], types=None) -> None:
         self.bus.subscribe(name, listener, types)
 
+    def _heartbeat(self) -> None:
+        """From the engine loop: the watchdog is fed only while every worker thread lives."""
+        now = time.monotonic()
+        if now >= self._next_watchdog and self.healthy():
+            self._next_watchdog = now + self.notifier.watchdog_s / 3
+            self.notifier.watchdog()
+
     def start(self) -> None:
+        if self.notifier.watchdog_s:
+            self._next_watchdog = 0.0
+            self.engine.heartbeat = self._heartbeat
         self.bus.start()
         self.engine.start()
         now = self.clock.now()
@@ -129,6 +149,7 @@ class Service:
         self.sensors.start()
         log.info("stairrig is running: %s; athlete %s (%g kg)", describe_rig(self.config),
                  self.sessions.athlete.name, self.sessions.athlete.weight_kg)
+        self.notifier.ready(f"counting on {describe_rig(self.config)}")
 
     def healthy(self) -> bool:
         """The engine, the bus and the sensor threads are all alive."""
@@ -137,6 +158,7 @@ class Service:
     def stop(self) -> dict | None:
         """Stop the inputs, then the engine (which feeds what they sent and
         finishes), then the outputs; returns the final summary."""
+        self.notifier.stopping()
         self.stop_event.set()
         sampler = self.sensors.sampler
         if sampler is not None and sampler.thread.is_alive():

@@ -1,0 +1,90 @@
+"""``<data_dir>/status.json``: what the running service says about itself, for ``stairrig status``.
+
+Rewritten (atomically) every two seconds: the process, whether every worker
+thread is alive, each channel's last value and when it last changed or was
+sampled, the current session, and where the data is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import time
+
+log = logging.getLogger(__name__)
+
+TYPES = {"samples", "tick", "session_started", "session_ended"}
+FILENAME = "status.json"
+_WRITE_EVERY_S = 2.0
+
+
+def status_path(data_dir: str) -> str:
+    return os.path.join(data_dir, FILENAME)
+
+
+class StatusWriter:
+    def __init__(self, service, data_dir: str):
+        self.service = service
+        self.path = status_path(data_dir)
+        self.started_at = dt.datetime.now(dt.timezone.utc)
+        self._channels: dict[str, dict] = {}
+        self._session: str | None = None
+        self._next_write = 0.0
+        self.failed = False
+
+    def __call__(self, event: dict) -> None:
+        etype = event["type"]
+        if etype == "samples":
+            for t, channel, value in event["samples"]:
+                entry = self._channels.setdefault(channel, {"samples": 0})
+                entry["samples"] += 1
+                entry["value"] = value
+                entry["t_s"] = t
+        elif etype == "session_started":
+            self._session = event["key"]
+        elif etype == "session_ended":
+            self._session = None
+        elif etype == "tick" and time.monotonic() >= self._next_write:
+            self._next_write = time.monotonic() + _WRITE_EVERY_S
+            self.write(event["t"])
+
+    def write(self, now_s: float) -> None:
+        svc = self.service
+        channels = {}
+        for channel in svc.config.layout.channels():
+            entry = self._channels.get(channel)
+            channels[channel] = None if entry is None else {
+                "value": entry["value"], "samples": entry["samples"], "age_s": round(now_s - entry["t_s"], 3)}
+        store = svc.store
+        doc = {
+            "pid": os.getpid(),
+            "started_at": self.started_at.isoformat(timespec="seconds"),
+            "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "uptime_s": round(now_s, 1),
+            "threads": {"engine": svc.engine.is_alive(), "bus": svc.bus.is_alive(),
+                        "adc_sampler": svc.sensors.alive()},
+            "healthy": svc.healthy(),
+            "config": svc.config.path,
+            "data_dir": svc.config.data_dir,
+            "rig": svc.config.layout.to_header(),
+            "athlete": {"name": svc.sessions.athlete.name, "weight_kg": svc.sessions.athlete.weight_kg,
+                        "level": svc.sessions.athlete.level},
+            "session": self._session,
+            "channels": channels,
+            "late_samples": svc.engine.late_samples,
+            "history": {"path": store.path if store else None,
+                        "available": bool(store and store.available),
+                        "error": (store.error if store else "not open: see the log")},
+            "trace": svc.recorder.path if svc.recorder else None,
+        }
+        tmp = self.path + ".tmp"
+        try:
+            with open(tmp, "w") as fh:
+                json.dump(doc, fh, indent=1)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            if not self.failed:
+                log.warning("cannot write %s: %s", self.path, exc)
+            self.failed = True
