@@ -63,7 +63,7 @@ if [ -n "$ROOT" ]; then
 fi
 # What is done for real: files (FILES=1) and system commands (CMDS=1).
 # --root DIR: files under DIR, commands printed; --dry-run alone: nothing.
-if [ -n "$ROOT" ]; then FILES=1; CMDS=0
+if [ -n "$ROOT" ]; then FILES=$((1 - DRY_RUN)); CMDS=0
 elif [ "$DRY_RUN" = 1 ]; then FILES=0; CMDS=0
 else FILES=1; CMDS=1
 fi
@@ -87,12 +87,19 @@ change() {
 }
 # A system command: run (and shown), or only shown.
 shown() { local a out=""; for a in "$@"; do out+=" $(printf '%q' "$a")"; done; echo "${out# }"; }
+# Both end the script on failure themselves: they also run inside `if step_...`,
+# where bash's set -e does not apply.
 cmd() {
-  if [ "$CMDS" = 1 ]; then echo "  + $(shown "$@")"; "$@"; else echo "  would run: $(shown "$@")"; fi
+  if [ "$CMDS" = 1 ]; then
+    echo "  + $(shown "$@")"
+    "$@" || die "failed: $(shown "$@")"
+  else
+    echo "  would run: $(shown "$@")"
+  fi
 }
 # A file operation under $ROOT: done (and shown), or only shown.
 fileop() {
-  if [ "$FILES" = 1 ]; then "$@"; else echo "  would run: $(shown "$@")"; fi
+  if [ "$FILES" = 1 ]; then "$@" || die "failed: $(shown "$@")"; else echo "  would run: $(shown "$@")"; fi
 }
 
 # install_file SRC DEST MODE: copy SRC to $ROOT/DEST unless it is already the
@@ -199,14 +206,19 @@ step_program() {
   fi
   "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die "stairrig needs Python 3.11 or later ($PYTHON is $("$PYTHON" --version 2>&1))"
-  if [ -x "$ROOT$VENV/bin/python" ]; then
+  if [ -x "$ROOT$VENV/bin/python" ] && ! "$ROOT$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    # a system upgrade (Bookworm -> Trixie: Python 3.11 -> 3.13) leaves a venv without its packages
+    change recreated "$VENV/ (its Python changed)"
+    "$PYTHON" -m venv --clear --system-site-packages "$ROOT$VENV" || die "recreating the venv $VENV failed"
+    rm -f "$ROOT$STAMP"
+  elif [ -x "$ROOT$VENV/bin/python" ]; then
     say "unchanged  $VENV/"
     grep -qs '^include-system-site-packages = true' "$ROOT$VENV/pyvenv.cfg" || echo \
       "install.sh: warning: $VENV was made without --system-site-packages: python3-lgpio is not visible in it" >&2
   else
     change created "$VENV/"
     echo "  + $PYTHON -m venv --system-site-packages $ROOT$VENV"
-    "$PYTHON" -m venv --system-site-packages "$ROOT$VENV"
+    "$PYTHON" -m venv --system-site-packages "$ROOT$VENV" || die "creating the venv $VENV failed"
   fi
   local hash
   hash=$(source_hash)
@@ -220,7 +232,8 @@ step_program() {
   cp -r "$SRC/pyproject.toml" "$SRC/README.md" "$SRC/rig" "$BUILD/"
   find "$BUILD" -name __pycache__ -prune -exec rm -rf {} +
   echo "  + $ROOT$VENV/bin/python -m pip install $SRC"
-  "$ROOT$VENV/bin/python" -m pip install -q --disable-pip-version-check "$BUILD"
+  "$ROOT$VENV/bin/python" -m pip install -q --disable-pip-version-check "$BUILD" \
+    || die "installing stairrig into $VENV failed (see pip's message above); nothing was marked installed"
   rm -rf "$BUILD"; BUILD=""
   echo "$hash" > "$ROOT$STAMP"
   say "installed  stairrig $("$ROOT$VENV/bin/python" -c 'import rig; print(rig.__version__)' 2>/dev/null || true) in $VENV"
@@ -315,11 +328,13 @@ do_install() {
   step_packages
   step_account
   step_dirs
+  # each step returns 0 when it changed something (a restart is due), 1 when not;
+  # failures inside them end the script with die (set -e is off on the left of &&)
   local restart=0
-  step_program && restart=1
+  if step_program; then restart=1; fi
   step_link
   step_config
-  step_units && restart=1
+  if step_units; then restart=1; fi
   step_spi
   [ "$ACTION" = update ] && restart=1
   step_service "$restart"

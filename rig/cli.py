@@ -286,7 +286,9 @@ class _JournalFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         priority = _SYSLOG_PRIORITY.get(record.levelno, 6)
-        return f"<{priority}>{record.name}: {super().format(record)}"
+        text = f"{record.name}: {super().format(record)}"
+        # every line: a traceback's lines keep the level of the message they belong to
+        return "\n".join(f"<{priority}>{line}" for line in text.splitlines())
 
 
 def _setup_logging(level: int) -> None:

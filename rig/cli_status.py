@@ -9,6 +9,7 @@ import sys
 
 from rig.outputs.status import status_path
 
+RUNTIME_STATUS = "/run/stairrig/status.json"   # where the systemd unit's service writes it
 STALE_S = 10.0       # the service rewrites its status every 2 s
 ANALOG_LIVE_S = 2.0  # a force channel sampled within this is live
 
@@ -52,11 +53,16 @@ def judge(doc: dict, now: dt.datetime | None = None) -> tuple[str, list[str]]:
 
 def main(args) -> int:
     from rig.cli_history import _data_dir
-    data_dir = _data_dir(args)
-    path = status_path(data_dir)
+    explicit = args.data_dir or args.config
+    path = status_path(_data_dir(args))
+    if not explicit and os.path.exists(RUNTIME_STATUS):
+        path = RUNTIME_STATUS   # the installed service's
     try:
         with open(path) as fh:
             doc = json.load(fh)
+    except PermissionError:
+        print(f"stairrig status: {path} is not readable by this user; try sudo stairrig status", file=sys.stderr)
+        return 4
     except FileNotFoundError:
         print(f"stairrig is not running here: no {path} (say where its data is with --data-dir or --config)",
               file=sys.stderr)
@@ -71,7 +77,7 @@ def main(args) -> int:
         print(f"stairrig: {state} (pid {doc['pid']}, up {doc['uptime_s'] / 60:.0f} min, since {doc['started_at']})")
         for problem in problems:
             print(f"  ! {problem}")
-        print(f"athlete: {doc['athlete']['name']} ({doc['athlete']['weight_kg']:g} kg), level {doc['athlete']['level']}"
+        print(f"athlete: {doc['athlete']['name']}, level {doc['athlete']['level']}"
               + (f"; session {doc['session']} under way" if doc["session"] else ""))
         print("sensors:")
         for channel, entry in doc["channels"].items():
@@ -85,4 +91,4 @@ def main(args) -> int:
             print(f"  {channel:<18} {what}")
         print(f"data: {doc['data_dir']} (history {doc['history']['path'] or 'unavailable'}; trace {doc['trace']})")
         print(f"config: {doc['config']}")
-    return {"healthy": 0, "unhealthy": 1, "stopped": 3}[state]
+    return {"healthy": 0, "unhealthy": 1, "stopped": 3}[state]   # 4: not readable

@@ -195,3 +195,34 @@ def test_it_refuses_to_run_for_real_without_root(tmp_path):
     result = install(path_prefix=fake, check=False)
     assert result.returncode != 0 and "run it as root" in result.stderr
     assert install("--dry-run", path_prefix=fake).returncode == 0
+
+
+def test_a_failed_pip_install_fails_the_install_and_is_retried(tmp_path):
+    """A pip that fails (no network, a full disk) must stop the install with a
+    message, and leave nothing marked installed, so that the next run tries again."""
+    fake = tmp_path / "python3"
+    fake.write_text(
+        "#!/bin/bash\n"
+        'if [ "$1" = -c ]; then exit 0; fi\n'
+        'if [ "$1 $2" = "-m venv" ]; then d="${@: -1}"; mkdir -p "$d/bin"; cp "$0" "$d/bin/python"; exit 0; fi\n'
+        'if [ "$1 $2 $3" = "-m pip --version" ]; then exit 0; fi\n'
+        'if [ "$1 $2" = "-m pip" ]; then echo "pip: cannot reach the index" >&2; exit 1; fi\n'
+        "exit 0\n")
+    fake.chmod(0o755)
+    root = tmp_path / "root"
+    root.mkdir()
+    env = {**os.environ, "STAIRRIG_INSTALL_PIP": "1", "PYTHON": str(fake)}
+    for _ in range(2):
+        done = subprocess.run(["bash", str(INSTALL), "--root", str(root)], capture_output=True, text=True,
+                              timeout=60, env=env)
+        assert done.returncode != 0
+        assert "installing stairrig into /opt/stairrig/venv failed" in done.stderr
+        assert not (root / "opt/stairrig/venv/.stairrig-source").exists()
+
+
+def test_dry_run_with_a_root_writes_nothing(tmp_path):
+    done = subprocess.run(["bash", str(INSTALL), "--root", str(tmp_path), "--dry-run"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert list(tmp_path.iterdir()) == []
+    assert "would run" in done.stdout

@@ -86,7 +86,8 @@ def test_the_service_is_ready_then_fed_only_while_its_threads_live(notify_socket
         service.sensors.sampler.thread.join(5)
         assert not service.healthy()
         sock.settimeout(1.0)
-        while True:                                      # ...and the pings stop (systemd then restarts)
+        deadline = time.monotonic() + 5                  # ...and the pings stop (systemd then restarts)
+        while time.monotonic() < deadline:
             try:
                 sock.recv(100)
             except socket.timeout:
@@ -100,6 +101,24 @@ def test_the_service_is_ready_then_fed_only_while_its_threads_live(notify_socket
     finally:
         factory.reset()
         Device.pin_factory = save
+
+
+def test_status_is_readable_by_everyone(tmp_path):
+    """The service writes its status 0644 (no health data in it), in /run/stairrig under systemd."""
+    (tmp_path / "run").mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "rig", "demo", "--duration", "600", "--data-dir", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "RUNTIME_DIRECTORY": str(tmp_path / "run")})
+    try:
+        status = tmp_path / "run" / "status.json"
+        deadline = time.monotonic() + 60
+        while not status.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert status.stat().st_mode & 0o777 == 0o644
+        assert "weight_kg" not in status.read_text()
+    finally:
+        proc.kill()
+        proc.wait(10)
 
 
 def test_status_of_a_running_and_a_stopped_service(tmp_path):
@@ -136,3 +155,9 @@ def test_logs_carry_their_level_for_journald():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "JOURNAL_STREAM": "8:1234"})
     assert done.stderr.splitlines() == ["<4>rig.x: careful", "<3>rig.x: broken"]
+    code = ("import logging, rig.cli as c; c._setup_logging(logging.INFO)\n"
+            "try:\n    1/0\nexcept ZeroDivisionError:\n    logging.getLogger('rig.x').exception('failed')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "JOURNAL_STREAM": "8:1234"})
+    lines = done.stderr.splitlines()
+    assert len(lines) > 3 and all(line.startswith("<3>") for line in lines)   # the traceback too

@@ -21,7 +21,9 @@ _WRITE_EVERY_S = 2.0
 
 
 def status_path(data_dir: str) -> str:
-    return os.path.join(data_dir, FILENAME)
+    """Under systemd, its RuntimeDirectory (``/run/stairrig``, readable by every user);
+    otherwise the data directory."""
+    return os.path.join(os.environ.get("RUNTIME_DIRECTORY") or data_dir, FILENAME)
 
 
 class StatusWriter:
@@ -69,8 +71,7 @@ class StatusWriter:
             "config": svc.config.path,
             "data_dir": svc.config.data_dir,
             "rig": svc.config.layout.to_header(),
-            "athlete": {"name": svc.sessions.athlete.name, "weight_kg": svc.sessions.athlete.weight_kg,
-                        "level": svc.sessions.athlete.level},
+            "athlete": {"name": svc.sessions.athlete.name, "level": svc.sessions.athlete.level},
             "session": self._session,
             "channels": channels,
             "late_samples": svc.engine.late_samples,
@@ -83,6 +84,7 @@ class StatusWriter:
         try:
             with open(tmp, "w") as fh:
                 json.dump(doc, fh, indent=1)
+            os.chmod(tmp, 0o644)   # no health data in it: anyone may ask whether the rig is healthy
             os.replace(tmp, self.path)
         except OSError as exc:
             if not self.failed:
