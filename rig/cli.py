@@ -95,8 +95,8 @@ def cmd_simulate(args) -> int:
         return 1
     try:
         write_sim(result, args.out)
-    except OSError as exc:
-        print(f"stairrig simulate: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+    except (OSError, ValueError) as exc:
+        print(f"stairrig simulate: cannot write {args.out!r}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
         return 1
     truth = result.truth
     print(f"wrote {args.out}: {len(result.samples)} samples, {truth['steps']} steps, "
@@ -258,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="a simulated athlete on a simulated rig, through the whole service")
     d.add_argument("--duration", type=_DURATION, default=120.0, help="simulated seconds (default 120)")
     d.add_argument("--speed", type=_SPEED, default=1.0, help="faster than real time, e.g. 5 (default 1)")
-    d.add_argument("--data-dir", help="where traces go (default: a new temporary folder)")
+    d.add_argument("--data-dir", help="where its traces, history and status go (default: a new temporary folder)")
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--config", help="the rig to simulate (default: the packaged rig.example.toml)")
     d.set_defaults(func=cmd_demo)

@@ -47,8 +47,8 @@ def add_parsers(sub, number_types) -> None:
 
     a = sub.add_parser("athletes", help="athletes: list, add, select, delete, and what to train next")
     aa = a.add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = aa.add_parser("list"); where(p)
-    p = aa.add_parser("add"); where(p)
+    p = aa.add_parser("list", help="the athletes, and which is selected"); where(p)
+    p = aa.add_parser("add", help="a new athlete"); where(p)
     p.add_argument("name")
     p.add_argument("--weight-kg", type=weight, required=True)
     p = aa.add_parser("select", help="the athlete of the next session"); where(p)
@@ -117,6 +117,9 @@ def main(args) -> int:
             return _fail(str(exc))
         print(f"restored the history in {data_dir} from {args.file}")
         return 0
+    if os.path.isdir(data_dir) and not os.access(data_dir, os.R_OK | os.X_OK):
+        return _fail(f"{data_dir} is not readable by this user: the installed service's history belongs to "
+                     f"its account, so run: sudo -u stairrig stairrig {args.command} {args.action} ...")
     if not os.path.exists(os.path.join(data_dir, "history.sqlite3")):
         return _fail(f"no history in {data_dir} (say where it is with --data-dir or --config)")
     try:

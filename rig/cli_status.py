@@ -51,12 +51,21 @@ def judge(doc: dict, now: dt.datetime | None = None) -> tuple[str, list[str]]:
     return ("unhealthy" if hard else "healthy"), problems
 
 
+def _status_data_dir(path: str) -> str | None:
+    try:
+        with open(path) as fh:
+            return json.load(fh).get("data_dir")
+    except (OSError, ValueError):
+        return None
+
+
 def main(args) -> int:
     from rig.cli_history import _data_dir
     explicit = args.data_dir or args.config
-    path = status_path(_data_dir(args))
-    if not explicit and os.path.exists(RUNTIME_STATUS):
-        path = RUNTIME_STATUS   # the installed service's
+    data_dir = _data_dir(args)
+    path = status_path(data_dir)
+    if os.path.exists(RUNTIME_STATUS) and (not explicit or _status_data_dir(RUNTIME_STATUS) == data_dir):
+        path = RUNTIME_STATUS   # the installed service's, under systemd
     try:
         with open(path) as fh:
             doc = json.load(fh)
@@ -69,7 +78,7 @@ def main(args) -> int:
         return 3
     except (OSError, ValueError) as exc:
         print(f"stairrig status: cannot read {path}: {exc}", file=sys.stderr)
-        return 1
+        return 4
     state, problems = judge(doc)
     if args.json:
         print(json.dumps({"state": state, "problems": problems, **doc}, indent=1))

@@ -357,7 +357,10 @@ def parse_config(data: dict, path: str = "<config>") -> RigConfig:
     rig_id = rig.string("id", DEFAULT_RIG_ID)
     if not _RIG_ID.fullmatch(rig_id):
         rig.fail("id", f"must be 1 to 64 letters, digits, '_' or '-', not {rig_id!r}")
-    athlete = AthleteConfig(name=table["athlete"].string("name", AthleteConfig.name),
+    athlete_name = table["athlete"].string("name", AthleteConfig.name).strip()
+    if not athlete_name or len(athlete_name) > 100:
+        table["athlete"].fail("name", "must be 1 to 100 characters")
+    athlete = AthleteConfig(name=athlete_name,
                             weight_kg=table["athlete"].number("weight_kg", DEFAULT_WEIGHT_KG, low=20, high=300))
     drill_table = table["drill"]
     planned = drill_table.data.get("planned_flights")

@@ -81,9 +81,11 @@ class Service:
                 log.error("cannot record traces in %s (%s); the rig runs without recording",
                           config.data_dir, exc)
 
+        self.status: StatusWriter | None = None
         try:
             os.makedirs(config.data_dir, exist_ok=True)
-            self.bus.subscribe("status", StatusWriter(self, config.data_dir), types=STATUS_TYPES)
+            self.status = StatusWriter(self, config.data_dir)
+            self.bus.subscribe("status", self.status, types=STATUS_TYPES)
         except OSError as exc:
             log.error("cannot write the status file in %s: %s", config.data_dir, exc)
         if self.store is not None:
@@ -123,8 +125,8 @@ class Service:
                     a = {**a, "level": first_level().key}
                 if a is not None:
                     return Athlete(a["id"], a["name"], a["weight_kg"], a["level"] or first_level().key)
-            except HistoryUnavailable as exc:
-                log.error("history unavailable: %s", exc)
+            except (HistoryUnavailable, ValueError) as exc:
+                log.error("the history's athlete cannot be used (%s); counting for the configuration's", exc)
         return Athlete(None, config.athlete.name, config.athlete.weight_kg, first_level().key)
 
     def subscribe(self, name: str, listener: Callable[[dict], None], types=None) -> None:
@@ -166,6 +168,8 @@ class Service:
         self.sensors.close()             # no pin callback after this
         self.engine.close()
         self.bus.close()
+        if self.status is not None:
+            self.status.write(self.clock.now())   # the last word: what it saw until the end
         if not self.bus.is_alive():      # normally closed already by the last events
             for output in (self.recorder, self.session_traces):
                 if output is not None:

@@ -931,7 +931,7 @@ def test_restore_refuses_what_it_should(tmp_path):
     store.add_athlete("Sam", 80.0)
     store.close()
     # an existing history is kept unless asked
-    with pytest.raises(FileExistsError, match="force=True"):
+    with pytest.raises(FileExistsError, match="--force"):
         restore(data, dest)
     result = restore(data, dest, force=True)
     assert os.path.exists(result["previous"])

@@ -192,7 +192,7 @@ def backup(store: HistoryStore, dest_path: str | os.PathLike, *, overwrite: bool
     if os.path.realpath(dest) == os.path.realpath(store.path):
         raise ValueError(f"the backup cannot be the history itself ({dest})")
     if os.path.lexists(dest) and not overwrite:
-        raise FileExistsError(f"{dest} exists; choose another name, or pass overwrite=True")
+        raise FileExistsError(f"{dest} exists: choose another file name (a backup never replaces a file)")
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
     tmp = f"{dest}.tmp-{os.getpid()}"
     _remove_quietly(tmp)
@@ -249,8 +249,8 @@ def restore(data_dir: str | os.PathLike, backup_path: str | os.PathLike, *, forc
             if why:
                 raise ValueError(f"cannot restore over {dest}: {why}")
         if not force:
-            raise FileExistsError(f"a history already exists at {dest}; to replace it with {source} pass "
-                                  "force=True (the current one is then kept beside it)")
+            raise FileExistsError(f"a history already exists at {dest}; to replace it with {source} use "
+                                  "--force (the current one is then kept beside it)")
         if not existing:
             raise ValueError(f"cannot restore: {leftovers[0]} exists without {dest}; move it away first")
 

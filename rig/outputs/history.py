@@ -49,6 +49,9 @@ class HistoryRecorder:
         self.on_request = None           # called with "start_session" or "end_session" (from the command line)
         self._pushed: tuple | None = None
         self._next_poll = 0.0
+        stale = store.take_request() if store.available else None
+        if stale:
+            log.info("dropped a %s request left while the rig was stopped", stale)
 
     def __call__(self, event: dict) -> None:
         if not self.store.available:
