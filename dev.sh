@@ -65,6 +65,7 @@ case "$cmd" in
     ensure_python
     "$VENV/bin/python" bench/replay_speed.py
     "$VENV/bin/python" bench/live_latency.py
+    "$VENV/bin/python" bench/history_queries.py
     ;;
   *)
     sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'

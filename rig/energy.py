@@ -1,4 +1,4 @@
-"""An energy estimate for a session, in kilocalories (research.md, "Numbers").
+"""An energy estimate for a session, in kilocalories (sources in docs/history.md, "Energy").
 
 Up: the work of lifting body and load, ``m g h``, over the muscles' efficiency
 of climbing (16 to 26 %; 20 % taken), 4184 J per kcal (Al Kandari et al. 2016;

@@ -1,7 +1,7 @@
 """What the rig is made of: treads, their sensors and the instrumented rails.
 
 One `RigLayout` describes the physical rig the same way the trace header's
-``rig`` block does (see ``shared/spec/trace-format.md``), so a layout read
+``rig`` block does (see ``docs/trace-format.md``), so a layout read
 from the configuration and one read from a trace are the same object, and
 the channel names (``tread.3.front``, ``rail.left.force``...) are the trace
 format's everywhere in the code.

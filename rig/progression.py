@@ -1,6 +1,6 @@
 """The progression engine: what to train next, and why, from past sessions.
 
-It follows the method of shared/docs/research.md for backward stair walking:
+It follows the published method for backward stair walking (docs/history.md):
 handrail reliance goes down in stages (firm grip, light touch, hands
 hovering), then more flights, then a little more speed, and only once
 bodyweight work is mastered, a weighted vest. Stop on pain, rest on
@@ -84,7 +84,7 @@ class ProgressionSettings:
     sessions_to_advance: int = 3        # K: this many sessions in a row meet the target
     target_share: float = 0.90          # of active time at or below the level's grip
     max_pain: int = 3                   # 0-10; pain above it stops the training
-    control_band_spm: tuple[float, float] = (40.0, 90.0)  # backward work, research.md
+    control_band_spm: tuple[float, float] = (40.0, 90.0)  # backward work: between older (65) and young (124) adults' cadences
     grabs_to_step_back: int = 2         # within the window
     symptoms_to_step_back: int = 2      # sessions with pain or dizziness within the window
 

@@ -1,4 +1,4 @@
-"""The detection core against the trace spec (shared/spec/trace-format.md).
+"""The detection core against the trace spec (docs/trace-format.md).
 
 Every test here is written from the spec's "Replay summary" definitions and
 its "Default detection settings" table, on small hand-built sample sequences

@@ -1,6 +1,6 @@
 """One debounced contact signal: raw edges in, counted contacts out.
 
-The spec's contact rule (``shared/spec/trace-format.md``, "Contacts"): raw
+The spec's contact rule (``docs/trace-format.md``, "Contacts"): raw
 contacts separated by gaps shorter than the bridging time are merged; a
 merged contact counts only if it lasts at least the minimum time from its
 first raw edge to its last raw release.

@@ -1,6 +1,6 @@
 """The simulator: a synthetic athlete on a configurable rig.
 
-It writes a trace (header + samples, ``shared/spec/trace-format.md``) and
+It writes a trace (header + samples, ``docs/trace-format.md``) and
 its truth: the replay summary that the spec's definitions give on the
 noise-free signals, computed from the script itself, not by a detector.
 

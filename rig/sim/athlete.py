@@ -4,7 +4,7 @@ A :class:`Walker` moves two feet between levels (0 the floor, 1..N the
 treads, N+1 the top landing), one foot at a time, feet alternating. Each
 placement lands at ``interval_s`` after the previous one; the moving foot
 lifts a double-support time after the other foot landed (stance : swing
-about 60 : 40, Beaulieu et al. 2008, research.md), so stance phases
+about 60 : 40, Beaulieu et al. 2008), so stance phases
 overlap. Only contacts on treads are recorded, as :class:`FootContact`.
 
 A :class:`Stepper` presses two pedals in turn; each pedal's switch closes at

@@ -1,6 +1,6 @@
 """The truth of a simulated session: the spec's replay summary, from clean signals.
 
-This applies the definitions of ``shared/spec/trace-format.md`` ("Replay
+This applies the definitions of ``docs/trace-format.md`` ("Replay
 summary") to the NOISE-FREE samples the script produced, offline and in the
 plainest way (whole intervals, no streaming, no noise handling beyond what
 the definitions say). It shares no code with the detector in ``rig/core``:

@@ -1,4 +1,4 @@
-"""The rig trace format, version 1 (``shared/spec/trace-format.md``): read and write."""
+"""The rig trace format, version 1 (``docs/trace-format.md``): read and write."""
 
 from rig.trace.header import TraceHeader, TraceError
 from rig.trace.reader import read_trace, TraceFile
