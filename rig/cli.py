@@ -146,7 +146,8 @@ def cmd_demo(args) -> int:
 
     from rig.hardware.sensors import SensorError
     from rig.report import format_summary
-    from rig.service import Service, describe
+    from rig.config import describe_rig
+    from rig.service import Service
     from rig.sim import simulate
     from rig.sim.mockrig import RigDriver, SimulatedRig
 
@@ -174,7 +175,9 @@ def cmd_demo(args) -> int:
     service.subscribe("console", _print_live(), types={"step", "ascent", "descent", "grip", "grab",
                                                        "stall", "fall_suspected", "summary"})
     driver = RigDriver(rig, sim.samples, service.stop_event)
-    print(f"stairrig demo: a simulated athlete on a simulated rig ({describe(config)})")
+    athlete = service.sessions.athlete
+    print(f"stairrig demo: a simulated athlete on a simulated rig ({describe_rig(config)}; "
+          f"athlete {athlete.name}, {athlete.weight_kg:g} kg)")
     print(f"  speed x{args.speed:g}, {args.duration:g} s of simulated time; Ctrl-C stops")
     if service.recorder is not None:
         print(f"  recording the raw trace to {service.recorder.path}")

@@ -408,6 +408,8 @@ def parse_config(data: dict, path: str = "<config>") -> RigConfig:
 def load_config(path: str | os.PathLike) -> RigConfig:
     """Read and validate a configuration file; raises ConfigError."""
     file = os.fspath(path)
+    if not file.strip():
+        raise ConfigError("no configuration file given (an empty path)")
     try:
         with open(file, "rb") as stream:
             data = tomllib.load(stream)

@@ -74,7 +74,8 @@ def format_live_event(event: dict) -> str | None:
     if etype == "summary" and not event.get("final"):
         s = event["summary"]
         rel = s["reliance"]
-        return (f"{t}  -- {s['steps']} steps, {s['ascents']} up / {s['descents']} down flights, "
+        steps = f"{s['steps']} step{'s' if s['steps'] != 1 else ''}"
+        return (f"{t}  -- {steps}, {s['ascents']} up / {s['descents']} down flights, "
                 f"rails: contact {_pct(rel['contact_fraction'])}, light {_pct(rel['light_fraction'])},"
                 f" firm {_pct(rel['firm_fraction'])}")
     return None

@@ -177,7 +177,3 @@ class Service:
         if self.store is not None:
             self.store.close()
         return self.engine.final_summary
-
-
-def describe(config: RigConfig) -> str:
-    return f"{describe_rig(config)}; athlete {config.athlete.name} ({config.athlete.weight_kg:g} kg)"
