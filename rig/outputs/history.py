@@ -14,7 +14,7 @@ import os
 
 from rig.energy import energy_kcal
 from rig.layout import RigLayout
-from rig.progression import ProgressionSettings, first_level, outcome_from_summary, recommend
+from rig.progression import ProgressionSettings, SessionOutcome, first_level, recommend
 from rig.progression import drill as progression_drill
 from rig.progression import level as level_of
 from rig.replay import replay
@@ -123,21 +123,16 @@ class HistoryRecorder:
             log.warning("pruning old traces failed: %s", exc)
 
 
-def outcomes(store, athlete_id: int) -> list:
+def outcomes(store, athlete_id: int) -> list[SessionOutcome]:
     """The athlete's recent sessions as the progression engine reads them, oldest first."""
-    out = []
-    for row in store.outcomes(athlete_id):
-        summary = {"ascents": row["ascents"] or 0, "descents": row["descents"] or 0,
-                   "active_s": row["active_s"] or 0.0, "cadence_spm": row["cadence_spm"],
-                   "reliance": {"contact_fraction": row["contact_fraction"],
-                                "light_fraction": row["light_fraction"],
-                                "firm_fraction": row["firm_fraction"]},
-                   "events": ([{"type": "grab"}] * (row["grabs"] or 0) + [{"type": "fall_suspected"}] * (row["falls"] or 0)
-                              + [{"type": "stall"}] * (row["stalls"] or 0))}
-        out.append(outcome_from_summary(summary, row["level"] or first_level().key, pain=row["pain"],
-                                        dizziness=None if row["dizziness"] is None else bool(row["dizziness"]),
-                                        effort=row["effort"], added_load_kg=row["added_load_kg"] or 0.0))
-    return out
+    return [SessionOutcome(
+        level=row["level"] or first_level().key,
+        flights=(row["ascents"] or 0) + (row["descents"] or 0), active_s=row["active_s"] or 0.0,
+        cadence_spm=row["cadence_spm"], contact_fraction=row["contact_fraction"],
+        light_fraction=row["light_fraction"], firm_fraction=row["firm_fraction"],
+        grabs=row["grabs"] or 0, falls=row["falls"] or 0, stalls=row["stalls"] or 0, pain=row["pain"],
+        dizziness=None if row["dizziness"] is None else bool(row["dizziness"]), effort=row["effort"],
+        added_load_kg=row["added_load_kg"] or 0.0) for row in store.outcomes(athlete_id)]
 
 
 def recover_open_sessions(store, layout: RigLayout, settings=None) -> list[int]:
