@@ -36,7 +36,14 @@ SPI0_BUS_PINS = {9: "MISO", 10: "MOSI", 11: "SCLK"}
 SPI0_CHIP_SELECT_PINS = {0: 8, 1: 7}  # spi_device -> BCM pin of CE0 / CE1
 ADC_CHANNELS = range(0, 8)
 
-_TABLES = ("rig", "athlete", "drill", "service", "adc", "detection", "history", "wiring")
+_TABLES = ("rig", "athlete", "drill", "service", "adc", "detection", "history", "mqtt", "web", "buzzer", "wiring")
+_MQTT_KEYS = ("enabled", "host", "port", "tls", "ca_file", "username", "password_file", "password_env",
+              "client_id", "base_topic", "discovery_prefix", "discovery", "device_id", "state_max_hz",
+              "queue_limit", "stuck_after_s")
+_WEB_KEYS = ("enabled", "host", "port", "pin", "units", "threads")
+_BUZZER_KEYS = ("pin", "kind", "active_high")
+_TOPIC = re.compile(r"[A-Za-z0-9_/-]{1,200}")
+_MQTT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _RIG_KEYS = ("id", "kind", "treads", "riser_m", "tread_sensor", "tread_zones")
 _DIGITAL_KEYS = ("pin", "pull_up", "active_state")
 _ANALOG_KEYS = ("adc_channel", "zero_offset", "scale_n")
@@ -115,6 +122,66 @@ class HistoryConfig:
 
 
 @dataclass(frozen=True)
+class MqttConfig:
+    """The MQTT client (Home Assistant). ``host`` None: no broker configured, no client."""
+    enabled: bool = True
+    host: str | None = None
+    port: int | None = None
+    """None: 1883, or 8883 with TLS."""
+    tls: bool = False
+    ca_file: str | None = None
+    """The CA certificate that signed the broker's; None: the system's CAs."""
+    username: str | None = None
+    password_file: str | None = None
+    password_env: str | None = None
+    """The name of an environment variable holding the password (never the password itself)."""
+    client_id: str | None = None
+    """None: ``stairrig-<rig id>``."""
+    base_topic: str | None = None
+    """None: ``stairrig/<rig id>``."""
+    discovery_prefix: str = "homeassistant"
+    discovery: str = "device"
+    """"device" (one config for the whole device, HA 2024.11+), "entity" (one per entity) or "none"."""
+    device_id: str | None = None
+    """None: from the Pi's serial number, else the machine id, else the rig id."""
+    state_max_hz: float = 4.0
+    """``<base>/state`` is published on change, at most this often."""
+    queue_limit: int = 1000
+    """Events kept while the broker is away; beyond it the oldest are dropped and counted."""
+    stuck_after_s: float = 300.0
+    """A sensor channel on without a break this long is reported as stuck."""
+    password: str | None = None
+    """Given in an ``mqtt://user:pass@host`` URL (``--mqtt``, ``STAIRRIG_MQTT_URL``); never in the file."""
+
+    @property
+    def effective_port(self) -> int:
+        return self.port if self.port is not None else (8883 if self.tls else 1883)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The wall-tablet panel, served by waitress inside the service."""
+    enabled: bool = True
+    host: str = "0.0.0.0"
+    port: int = 8080
+    pin: str | None = None
+    """Settings, calibration and deleting history ask for it; None: those pages are locked."""
+    units: str = "metric"
+    """"metric" or "imperial" (elevation in feet)."""
+    threads: int = 16
+    """waitress worker threads: each open tablet holds one for its event stream."""
+
+
+@dataclass(frozen=True)
+class BuzzerConfig:
+    """A buzzer on a GPIO pin for rigs without a tablet (gpiozero ``Buzzer`` or ``TonalBuzzer``)."""
+    pin: int
+    kind: str = "buzzer"
+    """"buzzer" (active, on/off) or "tonal" (passive piezo driven with tones)."""
+    active_high: bool = True
+
+
+@dataclass(frozen=True)
 class RigConfig:
     path: str | None
     rig_id: str
@@ -128,6 +195,9 @@ class RigConfig:
     pin_factory: str | None
     record_traces: bool
     history: HistoryConfig = HistoryConfig()
+    mqtt: MqttConfig = MqttConfig()
+    web: WebConfig = WebConfig()
+    buzzer: BuzzerConfig | None = None
 
 
 # -- reading tables ----------------------------------------------------------
@@ -299,7 +369,8 @@ def _read_wiring_entry(file: str, channel: str, data: object) -> DigitalWiring |
     return DigitalWiring(channel=channel, pin=pin, pull_up=pull_up, active_state=active_state)
 
 
-def _check_resources(file: str, wiring: dict[str, DigitalWiring | AnalogWiring], adc: AdcConfig | None) -> None:
+def _check_resources(file: str, wiring: dict[str, DigitalWiring | AnalogWiring], adc: AdcConfig | None,
+                     buzzer: BuzzerConfig | None = None) -> None:
     """Each pin and ADC channel used once; nothing on the SPI pins the ADC needs."""
     reserved: dict[int, str] = {}
     if adc is not None:
@@ -325,6 +396,13 @@ def _check_resources(file: str, wiring: dict[str, DigitalWiring | AnalogWiring],
                 raise ConfigError(f'{file}: {where}: ADC channel {wire.adc_channel} is already used by '
                                   f'"{adc_channels[wire.adc_channel]}"; each force sensor needs its own channel')
             adc_channels[wire.adc_channel] = channel
+    if buzzer is not None:
+        if buzzer.pin in reserved:
+            raise ConfigError(f"{file}: buzzer.pin: pin {buzzer.pin} is used by the MCP3008's SPI bus "
+                              f"({reserved[buzzer.pin]}); choose another pin")
+        if buzzer.pin in pins:
+            raise ConfigError(f'{file}: buzzer.pin: pin {buzzer.pin} is already used by "{pins[buzzer.pin]}"; '
+                              f"the buzzer needs its own pin")
 
 
 def _read_detection(table: _Table) -> DetectionSettings:
@@ -352,6 +430,9 @@ def parse_config(data: dict, path: str = "<config>") -> RigConfig:
         ("adc", ("spi_port", "spi_device", "sample_hz")),
         ("detection", DetectionSettings.names()),
         ("history", ("enabled", "idle_end_s", "trace_budget_mb", "run_trace_budget_mb")),
+        ("mqtt", _MQTT_KEYS),
+        ("web", _WEB_KEYS),
+        ("buzzer", _BUZZER_KEYS),
     )}
     rig, service, adc_table = table["rig"], table["service"], table["adc"]
     rig_id = rig.string("id", DEFAULT_RIG_ID)
@@ -399,10 +480,88 @@ def parse_config(data: dict, path: str = "<config>") -> RigConfig:
     wiring = {channel: _read_wiring_entry(file, channel, wiring_data[channel]) for channel in layout.channels()}
     if not any(isinstance(w, AnalogWiring) for w in wiring.values()):
         adc = None
-    _check_resources(file, wiring, adc)
+    buzzer = _read_buzzer(table["buzzer"], "buzzer" in top.data)
+    _check_resources(file, wiring, adc, buzzer)
     return RigConfig(path=file, rig_id=rig_id, layout=layout, wiring=wiring, adc=adc, athlete=athlete,
                      drill=drill, detection=detection, data_dir=os.path.normpath(data_dir),
-                     pin_factory=pin_factory, record_traces=record_traces, history=history)
+                     pin_factory=pin_factory, record_traces=record_traces, history=history,
+                     mqtt=_read_mqtt(table["mqtt"]), web=_read_web(table["web"]), buzzer=buzzer)
+
+
+def _optional_string(table: _Table, name: str, pattern: re.Pattern | None = None, what: str = "") -> str | None:
+    value = table.string(name, None)
+    if value is None:
+        return None
+    if not value.strip():
+        table.fail(name, "must not be empty (leave the key out instead)")
+    if pattern is not None and not pattern.fullmatch(value):
+        table.fail(name, f"must be {what}, not {value!r}")
+    return value
+
+
+def _read_mqtt(table: _Table) -> MqttConfig:
+    base = _optional_string(table, "base_topic", _TOPIC, "a topic of letters, digits, '_', '-' and '/'")
+    if base is not None and (base.startswith("/") or base.endswith("/") or "//" in base):
+        table.fail("base_topic", f"must not start or end with '/' or hold an empty level, not {base!r}")
+    prefix = table.string("discovery_prefix", "homeassistant")
+    if not _TOPIC.fullmatch(prefix) or prefix.startswith("/") or prefix.endswith("/"):
+        table.fail("discovery_prefix", f"must be a topic of letters, digits, '_', '-' and '/', not {prefix!r}")
+    port = table.integer("port", None, valid=range(1, 65536))
+    password_file = _optional_string(table, "password_file")
+    if password_file is not None:
+        password_file = os.path.join(os.path.dirname(os.path.abspath(table.file)), os.path.expanduser(password_file))
+    password_env = _optional_string(table, "password_env", re.compile(r"[A-Za-z_][A-Za-z0-9_]*"),
+                                    "the name of an environment variable")
+    if password_file is not None and password_env is not None:
+        table.fail("password_env", "give either password_file or password_env, not both")
+    ca_file = _optional_string(table, "ca_file")
+    if ca_file is not None:
+        ca_file = os.path.join(os.path.dirname(os.path.abspath(table.file)), os.path.expanduser(ca_file))
+    return MqttConfig(
+        enabled=table.boolean("enabled", True),
+        host=_optional_string(table, "host"),
+        port=port,
+        tls=table.boolean("tls", False),
+        ca_file=ca_file,
+        username=_optional_string(table, "username"),
+        password_file=password_file,
+        password_env=password_env,
+        client_id=_optional_string(table, "client_id", re.compile(r"[A-Za-z0-9_.-]{1,128}"),
+                                   "1 to 128 letters, digits, '_', '-' or '.'"),
+        base_topic=base,
+        discovery_prefix=prefix,
+        discovery=table.string("discovery", "device", ("device", "entity", "none")),
+        device_id=_optional_string(table, "device_id", _MQTT_ID, "1 to 64 letters, digits, '_' or '-'"),
+        state_max_hz=table.number("state_max_hz", 4.0, low=0.1, high=20.0),
+        queue_limit=table.integer("queue_limit", 1000, valid=range(10, 1_000_001)),
+        stuck_after_s=table.number("stuck_after_s", 300.0, low=10.0, high=86400.0))
+
+
+def _read_web(table: _Table) -> WebConfig:
+    pin = table.raw("pin", None)
+    if pin is not None:
+        if isinstance(pin, int) and not isinstance(pin, bool):
+            table.fail("pin", "must be a string of digits in quotes (pin = \"4711\"), so that leading zeros count")
+        pin = table.string("pin")
+        if not re.fullmatch(r"[0-9]{4,12}", pin):
+            table.fail("pin", "must be 4 to 12 digits")
+    host = table.string("host", "0.0.0.0")
+    if not host.strip():
+        table.fail("host", "must not be empty")
+    return WebConfig(enabled=table.boolean("enabled", True), host=host,
+                     port=table.integer("port", 8080, valid=range(0, 65536)), pin=pin,
+                     units=table.string("units", "metric", ("metric", "imperial")),
+                     threads=table.integer("threads", 16, valid=range(4, 257)))
+
+
+def _read_buzzer(table: _Table, present: bool) -> BuzzerConfig | None:
+    if not present:
+        return None
+    pin = table.integer("pin", valid=BCM_PINS)
+    if pin in ID_EEPROM_PINS:
+        table.fail("pin", f"pin {pin} ({ID_EEPROM_PINS[pin]}) is reserved for the HAT ID EEPROM; choose another pin")
+    return BuzzerConfig(pin=pin, kind=table.string("kind", "buzzer", ("buzzer", "tonal")),
+                        active_high=table.boolean("active_high", True))
 
 
 def load_config(path: str | os.PathLike) -> RigConfig:

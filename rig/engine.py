@@ -51,6 +51,7 @@ class Engine:
         self._finishing = False
         self.heartbeat = None   # called from every loop (the systemd watchdog hangs on it)
         self.final_summary: dict | None = None
+        self.fall_alarm: dict | None = None   # the fall_suspected event not yet acknowledged
         detector.on_event = self._on_run_event
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -59,20 +60,39 @@ class Engine:
         self._queue.put((t, channel, value))
 
     def command(self, name: str, **kwargs) -> Future:
-        """Run a session command (``start_session``, ``end_session``, ``set_athlete``,
-        ``set_drill``) in the engine thread, in order with the samples."""
+        """Run a command (``start_session``, ``end_session``, ``set_athlete``,
+        ``set_drill``, ``acknowledge_fall``) in the engine thread, in order with the samples."""
         future: Future = Future()
         self._queue.put((_COMMAND, name, kwargs, future))
         return future
 
     def _on_run_event(self, event: dict) -> None:
         self.bus.publish(event)
+        if event["type"] == "fall_suspected":
+            self.fall_alarm = event
         if self.sessions is not None and not self._finishing:
             self.sessions.on_run_event(event, self._last_t)
+
+    def _acknowledge_fall(self, by: str) -> dict:
+        """End the fall alarm: publish (and keep in the session) a ``fall_acknowledged`` event."""
+        alarm = self.fall_alarm
+        if alarm is None:
+            raise ValueError("there is no suspected fall to acknowledge")
+        self.fall_alarm = None
+        t = self._last_t
+        event = {"type": "fall_acknowledged", "t": t, "by": by, "fall_t": alarm["t"],
+                 "after_s": round(t - alarm["t"], 3)}
+        self.bus.publish(event)
+        if self.sessions is not None:
+            self.sessions.note_event(event, t)
+        return event
 
     def _do_command(self, name: str, kwargs: dict, future: Future) -> None:
         sessions = self.sessions
         try:
+            if name == "acknowledge_fall":
+                future.set_result(self._acknowledge_fall(kwargs.get("by", "unknown")))
+                return
             if sessions is None:
                 raise RuntimeError("this rig keeps no sessions")
             if name == "start_session":
@@ -82,15 +102,23 @@ class Engine:
             elif name == "set_athlete":
                 sessions.athlete = kwargs["athlete"]
                 result = None
+                self._announce_athlete()
             elif name == "set_drill":
-                sessions.drill = kwargs["drill"]
+                sessions.set_drill(kwargs["drill"], chosen=kwargs.get("chosen", False))
                 result = None
+                self._announce_athlete()
             else:
                 raise ValueError(f"unknown command {name!r}")
         except Exception as exc:  # a bad command must not stop the engine
             future.set_exception(exc)
         else:
             future.set_result(result)
+
+    def _announce_athlete(self) -> None:
+        """Tell the outputs who trains next and with which drill."""
+        s = self.sessions
+        self.bus.publish({"type": "athlete_changed", "t": self._last_t, "athlete": vars(s.athlete).copy(),
+                          "drill": s.drill.as_dict(), "drill_chosen": s.drill_chosen})
 
     def start(self) -> None:
         self._thread.start()

@@ -14,6 +14,10 @@ import time
 from typing import Callable
 
 from rig.bus import EventBus
+from rig.calibration import apply_calibration
+from rig.commands import Commands
+from rig.live import TYPES as LIVE_TYPES
+from rig.live import LiveState
 from rig.clock import PinFactoryClock
 from rig.config import RigConfig, describe_rig
 from rig.core import Detector
@@ -39,6 +43,8 @@ log = logging.getLogger(__name__)
 class Service:
     def __init__(self, config: RigConfig, *, pin_factory=None, clock=None, source: str = "gpio",
                  stop: threading.Event | None = None, record: bool | None = None, notifier=None):
+        # a calibration saved from the panel's rig check overrides the file's zero and scale
+        config = apply_calibration(config)
         self.config = config
         self.stop_event = stop or threading.Event()
         self.notifier = notifier or Notifier()
@@ -56,6 +62,12 @@ class Service:
                         config.drill.added_load_kg),
             idle_end_s=config.history.idle_end_s)
         self.engine = Engine(self.detector, self.clock, self.bus, self.stop_event, sessions=self.sessions)
+        # first on the bus: the outputs after it read a state that already holds their event
+        self.live = LiveState(rig_id=config.rig_id, layout=config.layout, athlete=vars(athlete).copy(),
+                              drill=self.sessions.drill.as_dict(), store=self.store,
+                              stuck_after_s=config.mqtt.stuck_after_s)
+        self.bus.subscribe("live", self.live, types=LIVE_TYPES)
+        self.commands = Commands(self)
         try:
             self.sensors = open_sensors(config, self.engine.sink, self.clock, self.stop_event,
                                         pin_factory=pin_factory)
@@ -94,6 +106,39 @@ class Service:
             self.bus.subscribe("history", self.history, types=HISTORY_TYPES)
             self.history.on_athlete_changed = self._athlete_changed
             self.history.on_request = lambda name: self.engine.command(name)
+        self.buzzer = None
+        self.mqtt = None
+        self.panel = None
+        try:
+            self._open_outputs(config, pin_factory)
+        except Exception:
+            self._close_outputs()
+            self.sensors.close()
+            if self.store is not None:
+                self.store.close()
+            raise
+
+    def _open_outputs(self, config: RigConfig, pin_factory) -> None:
+        """The buzzer, the MQTT client and the panel, as the configuration asks."""
+        if config.buzzer is not None:
+            from rig.outputs.buzzer import TYPES as BUZZER_TYPES
+            from rig.outputs.buzzer import BuzzerOutput
+            self.buzzer = BuzzerOutput(config.buzzer, pin_factory)
+            self.bus.subscribe("buzzer", self.buzzer, types=BUZZER_TYPES)
+        if config.web.enabled:
+            from web.server import PanelServer
+            self.panel = PanelServer(self, config.web.host, config.web.port)   # binds now: a busy port fails here
+        if config.mqtt.enabled and config.mqtt.host:
+            from rig.mqtt import MqttOutput
+            self.mqtt = MqttOutput(self)       # subscribes itself to the bus
+
+    def _close_outputs(self) -> None:
+        for output in (self.panel, self.mqtt, self.buzzer):
+            if output is not None:
+                try:
+                    output.close()
+                except Exception:
+                    log.exception("closing %s failed", type(output).__name__)
 
     def _athlete_changed(self, athlete: dict, drill) -> None:
         """The selected athlete (or their level) changed: the next session is theirs, with their level's drill."""
@@ -149,6 +194,11 @@ class Service:
         for t, channel, value in self.sensors.initial_samples(now):
             self.engine.sink(t, channel, value)
         self.sensors.start()
+        if self.mqtt is not None:
+            self.mqtt.start()
+        if self.panel is not None:
+            self.panel.start()
+            log.info("the panel is at %s", self.panel.url)
         log.info("stairrig is running: %s; athlete %s (%g kg)", describe_rig(self.config),
                  self.sessions.athlete.name, self.sessions.athlete.weight_kg)
         self.notifier.ready(f"counting on {describe_rig(self.config)}")
@@ -162,6 +212,8 @@ class Service:
         finishes), then the outputs; returns the final summary."""
         self.notifier.stopping()
         self.stop_event.set()
+        if self.panel is not None:
+            self.panel.close()           # event streams end; no command after this
         sampler = self.sensors.sampler
         if sampler is not None and sampler.thread.is_alive():
             sampler.thread.join(2.0)
@@ -174,6 +226,10 @@ class Service:
             for output in (self.recorder, self.session_traces):
                 if output is not None:
                     output.close()
+        if self.mqtt is not None:
+            self.mqtt.close()            # after the bus delivered session_ended: then "offline"
+        if self.buzzer is not None:
+            self.buzzer.close()
         if self.store is not None:
             self.store.close()
         return self.engine.final_summary

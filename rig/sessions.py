@@ -72,6 +72,7 @@ class _Session:
     flight: _Flight | None = None
     idle_since: float | None = None   # engine time since when no tread is occupied
     last_progress: float = 0.0
+    notes: list[dict] = field(default_factory=list)   # events from outside the detector (fall_acknowledged)
 
 
 class SessionManager:
@@ -85,6 +86,7 @@ class SessionManager:
         self.publish = publish
         self.athlete = athlete
         self.drill = drill
+        self.drill_chosen = False   # set by a coach (panel, MQTT): kept over the progression's
         self.idle_end_s = idle_end_s
         self.pre_roll_s = pre_roll_s
         self.progress_every_s = progress_every_s
@@ -134,6 +136,19 @@ class SessionManager:
             self.publish({"type": "session_progress", "key": session.key, "t": now - session.t0,
                           "summary": session.detector.summary()})
 
+    def note_event(self, event: dict, now: float) -> None:
+        """An event from outside the detector, kept with the current session (not in its summary,
+        which stays the replay of its trace)."""
+        session = self.current
+        if session is not None:
+            session.notes.append({**{k: v for k, v in event.items() if k != "t"},
+                                  "t": round(now - session.t0, 3)})
+
+    def set_drill(self, drill: Drill, *, chosen: bool = False) -> None:
+        """The next session's drill; ``chosen``: a coach's choice, which the progression does not override."""
+        self.drill = drill
+        self.drill_chosen = chosen
+
     # -- commands --------------------------------------------------------------
     def start(self, now: float, *, t_first: float | None = None, reason: str = "command") -> dict:
         """Start a session (ending the current one first)."""
@@ -159,7 +174,7 @@ class SessionManager:
         self.publish({"type": "session_started", "key": key, "t": now, "reason": reason,
                       "started_at": started_at.isoformat(timespec="milliseconds"),
                       "athlete": vars(self.athlete).copy(), "drill": self.drill.as_dict(),
-                      "layout": self.layout.to_header(), "samples": pre})
+                      "drill_chosen": self.drill_chosen, "layout": self.layout.to_header(), "samples": pre})
         for rt, ch, v in pre:
             session.detector.feed(rt, ch, v)
         session.detector.advance(round(now - t0, 6))
@@ -185,7 +200,7 @@ class SessionManager:
             "type": "session_ended", "key": session.key, "t": now, "reason": reason,
             "started_at": session.started_at.isoformat(timespec="milliseconds"),
             "ended_at": (session.started_at + dt.timedelta(seconds=duration_s)).isoformat(timespec="milliseconds"),
-            "duration_s": duration_s, "summary": summary, "flights": session.flights,
+            "duration_s": duration_s, "summary": summary, "flights": session.flights, "notes": session.notes,
             "athlete": vars(session.athlete).copy(), "drill": session.drill.as_dict(),
             "energy_kcal": energy_kcal(summary, self.layout, session.athlete.weight_kg,
                                        session.drill.added_load_kg, session.drill.facing),
@@ -197,6 +212,10 @@ class SessionManager:
     def _on_session_event(self, session: _Session, event: dict) -> None:
         etype = event["type"]
         det = session.detector
+        if etype in ("step", "ascent", "descent"):
+            # the live figures of the session (a counter on the panel and in Home Assistant)
+            self.publish({"type": "session_update", "key": session.key, "t": session.t0 + event["t"],
+                          "summary": det.summary()})
         if etype == "step":
             session.idle_since = None
             direction = event["direction"]

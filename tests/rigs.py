@@ -9,7 +9,9 @@ FREE_PINS = [4, 5, 6, 12, 13, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 2,
 
 
 def config_for(layout: RigLayout, data_dir: str, *, weight_kg: float = 70.0, scale_n: float = 200.0,
-               detection: dict | None = None) -> RigConfig:
+               detection: dict | None = None, **tables: dict) -> RigConfig:
+    """A valid configuration for ``layout``; ``tables`` adds or replaces tables (``mqtt={...}``).
+    The panel is off unless ``web=`` turns it on (tests must not bind port 8080)."""
     pins = iter(FREE_PINS)
     adc = iter(range(8))
     wiring = {}
@@ -23,5 +25,6 @@ def config_for(layout: RigLayout, data_dir: str, *, weight_kg: float = 70.0, sca
     rig = {"kind": layout.kind, "treads": layout.treads, "riser_m": layout.riser_m,
            "tread_sensor": layout.tread_sensor, "tread_zones": ["front", "back"] if layout.split else []}
     data = {"rig": rig, "wiring": wiring, "athlete": {"name": "Test", "weight_kg": weight_kg},
-            "service": {"data_dir": data_dir}, "detection": detection or {}}
+            "service": {"data_dir": data_dir}, "detection": detection or {}, "web": {"enabled": False}}
+    data.update(tables)
     return parse_config(data, path="test.toml")

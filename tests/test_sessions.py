@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 
-from rig.config import HistoryConfig, example_config_path, load_config
+from rig.config import HistoryConfig, WebConfig, example_config_path, load_config
 from rig.history import HistoryStore
 from rig.layout import RigLayout
 from rig.outputs.session_traces import session_trace_path
@@ -46,7 +46,7 @@ def run_sim(config, sim, *, tail_s=8.0):
 @pytest.fixture
 def config(tmp_path):
     return replace(load_config(example_config_path()), data_dir=str(tmp_path),
-                   history=HistoryConfig(idle_end_s=30.0))
+                   history=HistoryConfig(idle_end_s=30.0), web=WebConfig(enabled=False))
 
 
 def test_a_session_is_kept_and_its_trace_replays_to_its_stored_summary(config, tmp_path):

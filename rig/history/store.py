@@ -642,6 +642,15 @@ class HistoryStore:
             r["dizziness"] = None if r["dizziness"] is None else bool(r["dizziness"])
         return rows
 
+    def step_totals(self, since: str) -> dict:
+        """Steps of every ended session (closed or recovered), and of those started at or after
+        ``since`` (an ISO time in UTC, as sessions store it): ``{"total": n, "since": n}``."""
+        with self._read() as conn:
+            total, recent = conn.execute(
+                "SELECT coalesce(sum(steps), 0), coalesce(sum(CASE WHEN started_at >= ? THEN steps END), 0) "
+                "FROM sessions WHERE status != 'open'", (since,)).fetchone()
+        return {"total": int(total), "since": int(recent)}
+
     def counts(self) -> dict:
         """How many athletes, sessions, flights and events the history holds."""
         with self._read() as conn:

@@ -70,8 +70,10 @@ class HistoryRecorder:
                 return
             from rig.outputs.session_traces import session_trace_path
             rec = self.decide_level(athlete["id"])
-            drill = {**event["drill"], "grip": rec.drill.grip, "planned_flights": rec.drill.planned_flights,
-                     "added_load_kg": rec.drill.added_load_kg} if rec else event["drill"]
+            chosen = event.get("drill_chosen") or rec is None
+            drill = event["drill"] if chosen else {
+                **event["drill"], "grip": rec.drill.grip, "planned_flights": rec.drill.planned_flights,
+                "added_load_kg": rec.drill.added_load_kg}
             self._ids[event["key"]] = self.store.begin_session(
                 athlete_id=athlete["id"], started_at=event["started_at"], drill=drill,
                 level=rec.level if rec else athlete.get("level"),
@@ -87,7 +89,8 @@ class HistoryRecorder:
                 return
             summary = event["summary"]
             self.store.end_session(session_id, ended_at=event["ended_at"], duration_s=event["duration_s"],
-                                   summary=summary, flights=event["flights"], events=summary["events"],
+                                   summary=summary, flights=event["flights"],
+                                   events=summary["events"] + event.get("notes", []),
                                    energy_kcal=event["energy_kcal"])
             self._prune()
 

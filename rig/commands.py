@@ -1,0 +1,138 @@
+"""What the panel and Home Assistant may ask of the rig, validated in one place.
+
+Every command checks its arguments and raises :class:`CommandError` with a
+sentence for people when they are wrong (an unknown athlete, a grip that
+does not exist, no fall to acknowledge). Nothing here trusts its caller: the
+MQTT client and the HTTP API hand over what came off the network.
+
+Session commands run in the engine thread (``Engine.command``), in order
+with the samples; this waits for them (a couple of seconds at most).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from rig.progression import drill as progression_drill
+from rig.progression import first_level
+from rig.progression import level as level_of
+from rig.sessions import Athlete, Drill
+from rig.trace.header import FACINGS, GRIPS
+
+log = logging.getLogger(__name__)
+
+_WAIT_S = 3.0
+MAX_PLANNED_FLIGHTS = 200
+MAX_ADDED_LOAD_KG = 50.0
+
+
+class CommandError(ValueError):
+    """A command that cannot be done; the message says why, for people."""
+
+
+class Commands:
+    def __init__(self, service):
+        self.service = service
+
+    # -- helpers -----------------------------------------------------------------
+    def _run(self, name: str, **kwargs):
+        future = self.service.engine.command(name, **kwargs)
+        try:
+            return future.result(_WAIT_S)
+        except FutureTimeout:
+            raise CommandError(f"the rig did not answer the {name} command in time") from None
+        except (ValueError, RuntimeError) as exc:
+            raise CommandError(str(exc)) from None
+
+    def _store(self):
+        store = self.service.store
+        if store is None or not store.available:
+            raise CommandError("the history is not available, so athletes cannot be changed (see the log)")
+        return store
+
+    # -- sessions ------------------------------------------------------------------
+    def start_session(self) -> dict:
+        """Start a session now (ending one that runs); returns ``{"key": ...}``."""
+        return self._run("start_session")
+
+    def stop_session(self) -> dict | None:
+        """End the running session; None when none was running."""
+        ended = self._run("end_session", reason="stopped by command")
+        return None if ended is None else {"key": ended["key"], "duration_s": ended["duration_s"],
+                                           "steps": ended["summary"]["steps"]}
+
+    def acknowledge_fall(self, by: str) -> dict:
+        """"I'm OK": end the fall alarm; records a ``fall_acknowledged`` event."""
+        return self._run("acknowledge_fall", by=str(by)[:40])
+
+    # -- athlete and drill ------------------------------------------------------
+    def athletes(self) -> list[dict]:
+        store = self.service.store
+        if store is None or not store.available:
+            a = self.service.sessions.athlete
+            return [{"id": a.id, "name": a.name, "weight_kg": a.weight_kg, "level": a.level, "selected": True}]
+        return store.athletes()
+
+    def find_athlete(self, ref) -> dict:
+        """An athlete by id (a whole number) or by name (case and spaces ignored)."""
+        store = self._store()
+        if isinstance(ref, bool) or ref is None:
+            raise CommandError("name an athlete (their name or id)")
+        if isinstance(ref, int):
+            found = store.athlete(ref)
+            if found is None:
+                raise CommandError(f"there is no athlete with id {ref}")
+            return found
+        if not isinstance(ref, str) or not ref.strip():
+            raise CommandError("name an athlete (their name or id)")
+        wanted = " ".join(ref.split()).casefold()
+        for athlete in store.athletes():
+            if " ".join(athlete["name"].split()).casefold() == wanted:
+                return athlete
+        if wanted.isdigit():
+            return self.find_athlete(int(wanted))
+        names = ", ".join(a["name"] for a in store.athletes()) or "none yet"
+        raise CommandError(f"there is no athlete called {ref.strip()[:60]!r} (athletes: {names})")
+
+    def select_athlete(self, ref) -> dict:
+        """Make an athlete the one who trains next; their level's drill comes with them."""
+        athlete = self.find_athlete(ref)
+        store = self._store()
+        store.select_athlete(athlete["id"])
+        store.flush()
+        level = athlete["level"] or first_level().key
+        drill = progression_drill(level_of(level))
+        self._run("set_athlete", athlete=Athlete(athlete["id"], athlete["name"], athlete["weight_kg"], level))
+        self._run("set_drill", drill=Drill(drill.facing, drill.grip, drill.planned_flights, drill.added_load_kg))
+        return {**athlete, "level": level}
+
+    def set_drill(self, *, facing=None, grip=None, planned_flights=None, added_load_kg=None,
+                  clear_planned: bool = False) -> dict:
+        """Change the next session's drill (the fields given); the coach's choice is kept over
+        the progression's until another athlete is selected."""
+        current = self.service.sessions.drill
+        drill = Drill(current.facing, current.grip, current.planned_flights, current.added_load_kg)
+        if facing is not None:
+            if facing not in FACINGS:
+                raise CommandError(f"facing must be one of {', '.join(FACINGS)}, not {str(facing)[:40]!r}")
+            drill.facing = facing
+        if grip is not None:
+            if grip not in GRIPS:
+                raise CommandError(f"the target grip must be one of {', '.join(GRIPS)}, not {str(grip)[:40]!r}")
+            drill.grip = grip
+        if clear_planned:
+            drill.planned_flights = None
+        elif planned_flights is not None:
+            if isinstance(planned_flights, bool) or not isinstance(planned_flights, int) \
+                    or not 1 <= planned_flights <= MAX_PLANNED_FLIGHTS:
+                raise CommandError(f"planned flights must be a whole number from 1 to {MAX_PLANNED_FLIGHTS}")
+            drill.planned_flights = planned_flights
+        if added_load_kg is not None:
+            if isinstance(added_load_kg, bool) or not isinstance(added_load_kg, (int, float)) \
+                    or not math.isfinite(added_load_kg) or not 0 <= added_load_kg <= MAX_ADDED_LOAD_KG:
+                raise CommandError(f"the added load must be a number of kg from 0 to {MAX_ADDED_LOAD_KG:g}")
+            drill.added_load_kg = float(added_load_kg)
+        self._run("set_drill", drill=drill, chosen=True)
+        return drill.as_dict()
