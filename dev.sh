@@ -59,6 +59,8 @@ case "$cmd" in
     ;;
   test|tests)
     ensure_python
+    # the tests start their own Mosquitto on a free port and drive Debian's Chromium
+    apt_install mosquitto chromium
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   bench)
@@ -66,6 +68,10 @@ case "$cmd" in
     "$VENV/bin/python" bench/replay_speed.py
     "$VENV/bin/python" bench/live_latency.py
     "$VENV/bin/python" bench/history_queries.py
+    apt_install mosquitto chromium
+    "$VENV/bin/python" bench/mqtt_latency.py
+    "$VENV/bin/python" bench/panel_load.py
+    "$VENV/bin/python" bench/panel_latency.py
     ;;
   *)
     sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'

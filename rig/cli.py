@@ -43,6 +43,12 @@ _SPEED = _number(0.01, 1000.0, "a speed")
 _WEIGHT = _number(20.0, 300.0, "a body weight in kg")
 
 
+def _PORT(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"a port is a whole number from 0 to 65535, not {text!r}")
+    return int(text)
+
+
 # -- replay ---------------------------------------------------------------
 def cmd_replay(args) -> int:
     from rig.replay import replay
@@ -141,6 +147,32 @@ def _run_until_stopped(service, duration_s: float | None, clock) -> bool:
     return service.engine.error is None
 
 
+def _network_options(config, args, *, demo: bool):
+    """MQTT from STAIRRIG_MQTT_URL, then ``--mqtt`` (which wins); the demo's panel on 127.0.0.1."""
+    from dataclasses import replace
+
+
+    from rig.mqtt.url import apply_mqtt_url, mqtt_url_from_env
+    config = mqtt_url_from_env(config, os.environ)
+    if args.mqtt:
+        config = apply_mqtt_url(config, args.mqtt, "--mqtt")
+    if demo:
+        web = replace(config.web, host="127.0.0.1")
+        if args.port is not None:
+            web = replace(web, port=args.port)
+        config = replace(config, web=web)
+    return config
+
+
+def _announce_outputs(service) -> None:
+    if service.panel is not None:
+        print(f"  the panel: {service.panel.url}")
+    mqtt = service.config.mqtt
+    if service.mqtt is not None:
+        print(f"  MQTT: {'mqtts' if mqtt.tls else 'mqtt'}://{mqtt.host}:{mqtt.effective_port}, "
+              f"topics under {service.mqtt.base_topic}/")
+
+
 def cmd_demo(args) -> int:
     from dataclasses import replace
 
@@ -151,7 +183,13 @@ def cmd_demo(args) -> int:
     from rig.sim import simulate
     from rig.sim.mockrig import RigDriver, SimulatedRig
 
+    from rig.config import ConfigError
     config = _load_config(args.config)
+    try:
+        config = _network_options(config, args, demo=True)
+    except ConfigError as exc:
+        print(f"stairrig demo: {exc}", file=sys.stderr)
+        return 2
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="stairrig-demo-")
     config = replace(config, data_dir=os.path.abspath(data_dir))
     # show a stall and a grab early in any demo, then now and then
@@ -171,6 +209,8 @@ def cmd_demo(args) -> int:
     except (SensorError, OSError) as exc:
         rig.close()
         print(f"stairrig demo: {exc}", file=sys.stderr)
+        if isinstance(exc, OSError) and config.web.enabled:
+            print(f"  (is port {config.web.port} taken? choose another with --port)", file=sys.stderr)
         return 1
     service.subscribe("console", _print_live(), types={"step", "ascent", "descent", "grip", "grab",
                                                        "stall", "fall_suspected", "summary"})
@@ -181,6 +221,7 @@ def cmd_demo(args) -> int:
     print(f"  speed x{args.speed:g}, {args.duration:g} s of simulated time; Ctrl-C stops")
     if service.recorder is not None:
         print(f"  recording the raw trace to {service.recorder.path}")
+    _announce_outputs(service)
     try:
         service.start()
         driver.start()
@@ -211,14 +252,22 @@ def cmd_run(args) -> int:
     from rig.hardware.sensors import SensorError
     from rig.service import Service
 
+    from rig.config import ConfigError
     config = _load_config(args.config)
+    try:
+        config = _network_options(config, args, demo=False)
+    except ConfigError as exc:
+        print(f"stairrig run: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
         service = Service(config, stop=stop)
-    except (SensorError, PinFactoryError) as exc:
+    except (SensorError, PinFactoryError, OSError) as exc:
         print(f"stairrig run: {exc}", file=sys.stderr)
         return 1
+    if service.panel is not None:
+        log.info("the panel: %s", service.panel.url)
     service.subscribe("console", _print_live(60.0), types={"grab", "stall", "fall_suspected", "summary"})
     try:
         service.start()
@@ -264,10 +313,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--data-dir", help="where its traces, history and status go (default: a new temporary folder)")
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--config", help="the rig to simulate (default: the packaged rig.example.toml)")
+    d.add_argument("--port", type=_PORT, help="the panel's port on 127.0.0.1 (default 8080; 0: any free port)")
+    d.add_argument("--mqtt", metavar="URL", help="publish to this MQTT broker: mqtt://[user:pass@]host[:port] "
+                                                 "or mqtts://... (overrides STAIRRIG_MQTT_URL and [mqtt])")
     d.set_defaults(func=cmd_demo)
 
     u = sub.add_parser("run", help="run the rig on real GPIO pins")
     u.add_argument("--config", required=True, help="the rig's configuration file")
+    u.add_argument("--mqtt", metavar="URL", help="publish to this MQTT broker: mqtt://[user:pass@]host[:port] "
+                                                 "or mqtts://... (overrides STAIRRIG_MQTT_URL and [mqtt])")
     u.set_defaults(func=cmd_run)
 
     from rig.cli_history import add_parsers

@@ -1,6 +1,7 @@
 """The command line, run as a user would: ``python -m rig ...`` in a subprocess."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -55,8 +56,9 @@ def test_simulate_unknown_scenario(tmp_path):
 
 
 def test_demo_runs_the_whole_live_path(tmp_path):
-    done = run("demo", "--duration", "25", "--speed", "10", "--data-dir", str(tmp_path))
+    done = run("demo", "--duration", "25", "--speed", "10", "--data-dir", str(tmp_path), "--port", "0")
     assert done.returncode == 0, done.stderr
+    assert re.search(r"the panel: http://127\.0\.0\.1:[1-9][0-9]*/", done.stdout), done.stdout
     assert "step    1  up     tread 1  facing backward" in done.stdout
     assert "demo summary" in done.stdout
     traces = list((tmp_path / "traces").glob("*.jsonl.gz"))
@@ -66,11 +68,19 @@ def test_demo_runs_the_whole_live_path(tmp_path):
     assert replayed["steps"] >= 5
 
 
+def example_on_a_free_port(tmp_path):
+    """The example configuration with its data in tmp_path and the panel on 127.0.0.1, any free port."""
+    text = open(example_config_path()).read().replace('"/var/lib/stairrig"', f'"{tmp_path}"')
+    text = text.replace('host = "0.0.0.0"', 'host = "127.0.0.1"').replace("port = 8080", "port = 0")
+    config = tmp_path / "rig.toml"
+    config.write_text(text)
+    return config
+
+
 def test_run_with_the_mock_pin_factory_stops_cleanly_on_sigint(tmp_path):
     import os
     import signal
-    config = tmp_path / "rig.toml"
-    config.write_text(open(example_config_path()).read().replace('"/var/lib/stairrig"', f'"{tmp_path}"'))
+    config = example_on_a_free_port(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "rig", "run", "--config", str(config)],
                             env={**os.environ, "GPIOZERO_PIN_FACTORY": "mock"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -87,6 +97,7 @@ def test_run_with_the_mock_pin_factory_stops_cleanly_on_sigint(tmp_path):
         proc.kill()
     err = "".join(lines.queue)
     assert proc.returncode == 0, err
+    assert re.search(r"the panel: http://127\.0\.0\.1:[1-9][0-9]*/", err), err
     traces = list((tmp_path / "traces").glob("*.jsonl.gz"))
     assert len(traces) == 1
     done = run("replay", str(traces[0]), "--json")
@@ -95,8 +106,7 @@ def test_run_with_the_mock_pin_factory_stops_cleanly_on_sigint(tmp_path):
 
 def test_run_names_an_unknown_pin_factory(tmp_path):
     import os
-    config = tmp_path / "rig.toml"
-    config.write_text(open(example_config_path()).read().replace('"/var/lib/stairrig"', f'"{tmp_path}"'))
+    config = example_on_a_free_port(tmp_path)
     done = subprocess.run([sys.executable, "-m", "rig", "run", "--config", str(config)],
                           env={**os.environ, "GPIOZERO_PIN_FACTORY": "nonesuch"},
                           capture_output=True, text=True, timeout=60)
@@ -114,8 +124,26 @@ import pytest  # noqa: E402
     (("demo", "--speed", "fast"), "'fast' is not a number"),
     (("simulate", "--out", "x.jsonl", "--duration", "1e9"), "a duration in seconds must be between"),
     (("replay", "x.jsonl", "--weight-kg", "-5"), "a body weight in kg must be between"),
+    (("demo", "--port", "http"), "a port is a whole number from 0 to 65535"),
+    (("demo", "--port", "70000"), "a port is a whole number from 0 to 65535"),
 ])
 def test_bad_numbers_on_the_command_line(args, words):
     done = run(*args)
     assert done.returncode == 2
     assert words in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("url, words", [
+    ("http://broker:1883", "mqtt:// or mqtts://"),
+    ("mqtt://", "host"),
+    ("mqtt://broker:99999", "port"),
+])
+def test_a_bad_mqtt_url_is_refused_before_anything_starts(tmp_path, url, words):
+    import os
+    done = run("demo", "--duration", "5", "--port", "0", "--data-dir", str(tmp_path), "--mqtt", url)
+    assert done.returncode == 2 and "--mqtt" in done.stderr and words in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    env_done = subprocess.run([sys.executable, "-m", "rig", "run", "--config", str(example_on_a_free_port(tmp_path))],
+                              env={**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "STAIRRIG_MQTT_URL": url},
+                              capture_output=True, text=True, timeout=60)
+    assert env_done.returncode == 2 and "STAIRRIG_MQTT_URL" in env_done.stderr, env_done.stderr
