@@ -203,7 +203,9 @@ def cmd_demo(args) -> int:
         return 1
     stop = threading.Event()
     _stop_on_signals(stop)
-    rig = SimulatedRig(config, speed=args.speed)
+    from rig.calibration import apply_calibration
+    # the simulated load cells read what the saved calibration expects, as real ones would
+    rig = SimulatedRig(apply_calibration(config), speed=args.speed)
     try:
         service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="sim", stop=stop)
     except (SensorError, OSError) as exc:

@@ -41,7 +41,8 @@ _MQTT_KEYS = ("enabled", "host", "port", "tls", "ca_file", "username", "password
               "client_id", "base_topic", "discovery_prefix", "discovery", "device_id", "state_max_hz",
               "queue_limit", "stuck_after_s")
 _WEB_KEYS = ("enabled", "host", "port", "pin", "units", "threads")
-_BUZZER_KEYS = ("pin", "kind", "active_high")
+_BUZZER_KEYS = ("pin", "kind", "active_high", "cues")
+BUZZER_CUES = ("grab", "stall", "too_fast", "firm_grip", "flight", "fall")
 _TOPIC = re.compile(r"[A-Za-z0-9_/-]{1,200}")
 _MQTT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _RIG_KEYS = ("id", "kind", "treads", "riser_m", "tread_sensor", "tread_zones")
@@ -179,6 +180,8 @@ class BuzzerConfig:
     kind: str = "buzzer"
     """"buzzer" (active, on/off) or "tonal" (passive piezo driven with tones)."""
     active_high: bool = True
+    cues: tuple[str, ...] = BUZZER_CUES
+    """The cues it sounds (``BUZZER_CUES``); default all."""
 
 
 @dataclass(frozen=True)
@@ -560,8 +563,29 @@ def _read_buzzer(table: _Table, present: bool) -> BuzzerConfig | None:
     pin = table.integer("pin", valid=BCM_PINS)
     if pin in ID_EEPROM_PINS:
         table.fail("pin", f"pin {pin} ({ID_EEPROM_PINS[pin]}) is reserved for the HAT ID EEPROM; choose another pin")
-    return BuzzerConfig(pin=pin, kind=table.string("kind", "buzzer", ("buzzer", "tonal")),
-                        active_high=table.boolean("active_high", True))
+    kind = table.string("kind", "buzzer", ("buzzer", "tonal"))
+    active_high = table.boolean("active_high", True)
+    if kind == "tonal" and not active_high:
+        table.fail("active_high", 'must be true for kind = "tonal": a passive piezo is driven with tones '
+                                  'and rests low; an active-low driver needs kind = "buzzer"')
+    return BuzzerConfig(pin=pin, kind=kind, active_high=active_high, cues=_read_cues(table))
+
+
+def _read_cues(table: _Table) -> tuple[str, ...]:
+    """``cues = ["grab", "fall"]``: which cues the buzzer sounds; each a known name, once."""
+    cues = table.raw("cues", list(BUZZER_CUES))
+    if not isinstance(cues, list):
+        table.fail("cues", f"must be a list of cue names (from {', '.join(BUZZER_CUES)}), not {_kind(cues)}")
+    for cue in cues:
+        if not isinstance(cue, str):
+            table.fail("cues", f"must hold cue names as strings, not {_kind(cue)}")
+        if cue not in BUZZER_CUES:
+            hint = difflib.get_close_matches(cue, BUZZER_CUES, n=1)
+            suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+            table.fail("cues", f"unknown cue {cue!r} (cues: {', '.join(BUZZER_CUES)}){suggestion}")
+        if cues.count(cue) > 1:
+            table.fail("cues", f"{cue!r} is listed twice")
+    return tuple(cues)
 
 
 def load_config(path: str | os.PathLike) -> RigConfig:

@@ -33,6 +33,7 @@ from rig.outputs.status import StatusWriter
 from rig.progression import first_level
 from rig.outputs.session_traces import SessionTraceRecorder
 from rig.recorder import TraceRecorder
+from rig.rigcheck import RigCheck
 from rig.sessions import Athlete, Drill, SessionManager
 from rig.systemd_notify import Notifier
 from rig.trace import TraceHeader
@@ -68,6 +69,8 @@ class Service:
                               stuck_after_s=config.mqtt.stuck_after_s)
         self.bus.subscribe("live", self.live, types=LIVE_TYPES)
         self.commands = Commands(self)
+        self.rigcheck = RigCheck(self)
+        self.bus.subscribe("rigcheck", self.rigcheck, types=RigCheck.TYPES)
         try:
             self.sensors = open_sensors(config, self.engine.sink, self.clock, self.stop_event,
                                         pin_factory=pin_factory)

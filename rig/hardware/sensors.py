@@ -59,7 +59,7 @@ def open_sensors(config: RigConfig, sink: Sink, clock, stop: threading.Event, pi
     def edge(ticks: float, channel: str, value: int) -> None:
         sink(from_ticks(ticks), channel, value)
 
-    analog: list[tuple[str, MCP3008, Callable[[float], float]]] = []
+    analog: list[tuple[str, MCP3008, float, float]] = []
     try:
         for channel, wire in config.wiring.items():
             if isinstance(wire, DigitalWiring):
@@ -77,7 +77,7 @@ def open_sensors(config: RigConfig, sink: Sink, clock, stop: threading.Event, pi
                     raise SensorError(f"{channel}: cannot open MCP3008 channel {wire.adc_channel} "
                                       f"on SPI{adc_cfg.spi_port}.{adc_cfg.spi_device}: {exc}") from exc
                 sensors.adcs.append(device)
-                analog.append((channel, device, wire.to_newtons))
+                analog.append((channel, device, wire.zero_offset, wire.scale_n))
     except Exception:
         sensors.close()
         raise
