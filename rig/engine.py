@@ -100,11 +100,15 @@ class Engine:
             elif name == "end_session":
                 result = sessions.end(self._last_t, reason=kwargs.get("reason", "command"))
             elif name == "set_athlete":
+                if kwargs["athlete"].id != sessions.athlete.id:
+                    sessions.drill_chosen = False   # a coach's drill was for the athlete before
                 sessions.athlete = kwargs["athlete"]
                 result = None
                 self._announce_athlete()
             elif name == "set_drill":
-                sessions.set_drill(kwargs["drill"], chosen=kwargs.get("chosen", False))
+                keep_for = kwargs.get("keep_chosen_for")
+                if not (keep_for is not None and sessions.drill_chosen and sessions.athlete.id == keep_for):
+                    sessions.set_drill(kwargs["drill"], chosen=kwargs.get("chosen", False))
                 result = None
                 self._announce_athlete()
             else:

@@ -147,8 +147,9 @@ class Service:
         """The selected athlete (or their level) changed: the next session is theirs, with their level's drill."""
         self.engine.command("set_athlete", athlete=Athlete(athlete["id"], athlete["name"], athlete["weight_kg"],
                                                            athlete["level"]))
+        # the same athlete's new level or weight keeps a drill a coach chose for them
         self.engine.command("set_drill", drill=Drill(drill.facing, drill.grip, drill.planned_flights,
-                                                     drill.added_load_kg))
+                                                     drill.added_load_kg), keep_chosen_for=athlete["id"])
 
     @staticmethod
     def _open_history(config: RigConfig):

@@ -89,13 +89,14 @@ def test_run_with_the_mock_pin_factory_stops_cleanly_on_sigint(tmp_path):
     lines = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
     try:
-        while "stairrig is running" not in lines.get(timeout=60):   # the log says when it is up
-            pass
+        seen = []
+        while "stairrig is running" not in (line := lines.get(timeout=60)):   # the log says when it is up
+            seen.append(line)
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     finally:
         proc.kill()
-    err = "".join(lines.queue)
+    err = "".join(seen) + "".join(lines.queue)
     assert proc.returncode == 0, err
     assert re.search(r"the panel: http://127\.0\.0\.1:[1-9][0-9]*/", err), err
     traces = list((tmp_path / "traces").glob("*.jsonl.gz"))

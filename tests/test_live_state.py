@@ -263,3 +263,21 @@ def test_a_fall_alarm_stays_until_acknowledged(service):
     service.store.flush()
     detail = service.store.session(service.store.sessions(limit=1)[0]["id"])
     assert "fall_acknowledged" in [e["type"] for e in detail["events"]]
+
+
+def test_a_new_weight_or_level_keeps_the_coachs_drill_but_another_athlete_does_not(service):
+    from rig.progression import drill as progression_drill
+    from rig.progression import level as level_of
+    me = service.store.selected_athlete()
+    service.commands.set_drill(grip="hover", planned_flights=3)
+    next_event(service, "athlete_changed")
+    # what the history's poll does when the selected athlete's weight changes (stairrig athletes ...)
+    service._athlete_changed({**me, "weight_kg": 71.0, "level": "grip-firm"}, progression_drill(level_of("grip-firm")))
+    service.engine.command("start_session").result(5)       # in order after the two commands above
+    assert service.sessions.athlete.weight_kg == 71.0
+    assert (service.sessions.drill.grip, service.sessions.drill.planned_flights) == ("hover", 3)
+    other = service.store.add_athlete("Cy", 80.0)
+    service._athlete_changed({**service.store.athlete(other), "level": "grip-firm"},
+                             progression_drill(level_of("grip-firm")))
+    service.engine.command("end_session").result(5)
+    assert service.sessions.athlete.name == "Cy" and service.sessions.drill.grip == "firm"

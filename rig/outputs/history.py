@@ -112,7 +112,7 @@ class HistoryRecorder:
         if athlete is None or self.on_athlete_changed is None:
             return
         level = athlete["level"] or first_level().key
-        key = (athlete["id"], athlete["weight_kg"], level)
+        key = (athlete["id"], athlete["name"], athlete["weight_kg"], level)
         if key != self._pushed:
             self._pushed = key
             self.on_athlete_changed({**athlete, "level": level}, progression_drill(level_of(level), self.progression))
