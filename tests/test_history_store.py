@@ -664,6 +664,38 @@ def test_deleting_an_athlete_removes_all_their_data(store):
         store.delete_athlete(999)
 
 
+def test_deleting_a_session_removes_its_rows_and_trace_only(store):
+    traces = os.path.join(store.data_dir, "traces")
+    os.makedirs(traces)
+    kim = store.add_athlete("Kim", 64.5)
+    paths = []
+    for day in range(2):
+        trace = os.path.join(traces, f"kim-{day}.jsonl.gz")
+        with gzip.open(trace, "wt") as f:
+            f.write('{"secret": "kim-%d"}\n' % day)
+        paths.append(trace)
+    gone = full_session(store, kim, 0, trace_path=paths[0], steps=41)
+    kept = full_session(store, kim, 1, trace_path=paths[1])
+    shared = full_session(store, kim, 2, trace_path=paths[1])    # two sessions naming one trace
+    store.flush()
+    before = store.counts()
+    assert [r["steps"] for r in store.progress(kim)] == [41, 40, 40]
+
+    counts = store.delete_session(gone)
+    assert counts == {"sessions": 1, "flights": len(FLIGHTS), "events": len(EVENTS), "traces": 1}
+    assert store.session(gone) is None and not os.path.exists(paths[0])
+    assert store.counts() == {"athletes": 1, "sessions": before["sessions"] - 1,
+                              "flights": before["flights"] - len(FLIGHTS), "events": before["events"] - len(EVENTS)}
+    assert [s["id"] for s in store.sessions()] == [shared, kept]
+    assert [r["id"] for r in store.progress(kim)] == [kept, shared]     # the cached rows follow
+    assert os.path.getsize(store.path + "-wal") == 0
+    # a trace another session still names stays, and goes with the last of them
+    assert store.delete_session(kept)["traces"] == 0 and os.path.exists(paths[1])
+    assert store.delete_session(shared)["traces"] == 1 and not os.path.exists(paths[1])
+    with pytest.raises(ValueError, match="no session"):
+        store.delete_session(gone)
+
+
 # -- sessions: notes and reads ------------------------------------------------------
 
 def test_notes_are_validated_and_stored(store):

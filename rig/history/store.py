@@ -390,6 +390,44 @@ class HistoryStore:
             counts["trace_errors"] = errors
         return counts
 
+    def delete_session(self, session_id: int) -> dict:
+        """Delete one session: its row, flights and events (cascade) and its raw trace file.
+
+        Health data, as for ``delete_athlete``: rows are overwritten and the
+        WAL is checkpointed and truncated. A trace file that another session
+        also names is kept (it holds that session's data too). Returns the
+        counts deleted; ValueError when there is no such session.
+        """
+        def op(conn):
+            row = conn.execute("SELECT trace_path FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if row is None:
+                raise ValueError(f"there is no session {session_id}")
+            trace = row[0]
+            counts = {
+                "sessions": 1,
+                "flights": conn.execute("SELECT count(*) FROM flights WHERE session_id = ?",
+                                        (session_id,)).fetchone()[0],
+                "events": conn.execute("SELECT count(*) FROM events WHERE session_id = ?",
+                                       (session_id,)).fetchone()[0],
+            }
+            conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+            shared = trace is not None and conn.execute(
+                "SELECT 1 FROM sessions WHERE trace_path = ?", (trace,)).fetchone() is not None
+            return counts, None if shared else trace
+
+        counts, stored = self._call(op)
+        self._checkpoint()
+        counts["traces"] = 0
+        trace = self._abs_trace(stored)
+        if trace is not None and trace.endswith(".jsonl.gz") and os.path.isfile(trace) and not os.path.islink(trace):
+            try:
+                os.remove(trace)
+                counts["traces"] = 1
+            except OSError as exc:
+                counts["trace_errors"] = [f"{trace}: {exc.strerror or exc}"]
+                log.error("could not delete the raw trace %s of deleted session %s: %s", trace, session_id, exc)
+        return counts
+
     def ensure_default_athlete(self, name: str, weight_kg: float) -> int:
         """Create the default athlete when there is none; returns the selected athlete's id."""
         name = _athlete_name(name)

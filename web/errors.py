@@ -1,0 +1,210 @@
+"""Errors as JSON, and the checks that turn bad input into a 4xx instead of a 500.
+
+Everything under ``/api``, ``/events`` and ``/healthz`` answers errors as
+``{"error": "a sentence for people"}`` with the right status: a wrong
+method, an unknown id, bad JSON, a wrong type, a body over 64 KB. Pages get
+HTML. A bug (an exception nobody expected) is logged with its traceback
+and answered 500 with a sentence that says to look at the log, never the
+traceback itself.
+
+``json_body`` and the ``query_*``/``field_*`` helpers are what the API
+handlers use to read their input; each raises ``BadInput`` (400) naming
+the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Any
+
+from flask import Flask, jsonify, request
+from jinja2 import TemplateNotFound
+from markupsafe import escape
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, RequestEntityTooLarge
+from werkzeug.routing import BaseConverter
+
+from rig.history import HistoryUnavailable
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_ID = 2 ** 63 - 1                 # SQLite's INTEGER: a larger id is unknown, never an OverflowError
+_JSON_PREFIXES = ("/api/", "/events", "/healthz")
+
+
+class BadInput(BadRequest):
+    """A request whose body or query is wrong; the description says what and how to fix it."""
+
+
+class IdConverter(BaseConverter):
+    """``<id:name>``: a positive whole number that fits SQLite (1 to 18 digits)."""
+    regex = r"[1-9][0-9]{0,17}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value) -> str:
+        return str(int(value))
+
+
+def wants_json() -> bool:
+    return request.path.startswith(_JSON_PREFIXES) or request.path == "/api"
+
+
+def error(message: str, status: int, **extra) -> tuple:
+    """A JSON error response: ``{"error": message, ...extra}``."""
+    return jsonify({"error": message, **extra}), status
+
+
+# -- reading input ---------------------------------------------------------------
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def json_body(allowed: tuple[str, ...] = (), required: tuple[str, ...] = ()) -> dict:
+    """The request's JSON object; an empty body is ``{}``.
+
+    Raises ``BadInput`` for a body that is not JSON, not an object, or has a
+    key outside ``allowed`` or lacks one in ``required``, 413 over 64 KB and
+    415 for a body sent as something other than JSON.
+    """
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise RequestEntityTooLarge(f"the body is larger than {MAX_BODY_BYTES // 1024} KB")
+    raw = request.get_data(cache=True)       # MAX_CONTENT_LENGTH: 413 for a chunked body that is too large
+    if not raw.strip():
+        data: Any = {}
+    else:
+        if request.mimetype != "application/json":
+            from werkzeug.exceptions import UnsupportedMediaType
+            raise UnsupportedMediaType("send the body as JSON, with Content-Type: application/json")
+        try:
+            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise BadInput(f"the body is not valid JSON ({str(exc)[:120]})") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"the body must be a JSON object, not {_kind(data)}")
+    unknown = [k for k in data if k not in allowed]
+    if unknown:
+        expected = ", ".join(allowed) if allowed else "nothing (send {} or no body)"
+        raise BadInput(f"unknown field {unknown[0][:40]!r}; expected {expected}")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise BadInput(f"{missing[0]!r} is required")
+    return data
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "a boolean", int: "a whole number", float: "a number", str: "a string",
+             list: "a list", dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def field_int(data: dict, name: str, *, low: int | None = None, high: int | None = None) -> int:
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadInput(f"{name} must be a whole number, not {_kind(value)}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise BadInput(f"{name} must be from {low} to {high}, not {value}")
+    return value
+
+
+def field_number(data: dict, name: str) -> float:
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise BadInput(f"{name} must be a number, not {_kind(value)}")
+    return float(value)
+
+
+def field_str(data: dict, name: str, *, max_len: int = 200) -> str:
+    value = data[name]
+    if not isinstance(value, str):
+        raise BadInput(f"{name} must be a string, not {_kind(value)}")
+    if len(value) > max_len:
+        raise BadInput(f"{name} is longer than {max_len} characters")
+    return value
+
+
+def query_int(name: str, *, default: int | None = None, low: int = 1, high: int = MAX_ID) -> int | None:
+    """A whole-number query parameter in [low, high]; absent or empty: ``default``."""
+    raw = request.args.get(name, "")
+    if raw.strip() == "":
+        return default
+    try:
+        value = int(raw, 10)
+    except ValueError:
+        raise BadInput(f"{name} must be a whole number, not {raw[:40]!r}") from None
+    if not low <= value <= high:
+        raise BadInput(f"{name} must be from {low} to {high}, not {value}")
+    return value
+
+
+# -- handlers ----------------------------------------------------------------------
+
+def _http_error(exc: HTTPException):
+    if not wants_json():
+        if exc.code == 404:
+            return _not_found_page()
+        return exc
+    headers = exc.get_response().headers
+    message = exc.description or exc.name
+    if message == type(exc).description:          # werkzeug's generic sentence: say what was asked
+        if exc.code == 404:
+            message = f"{request.path[:100]} is not part of the panel's API (see docs/api.md)"
+        elif exc.code == 405:
+            message = f"{request.method} is not allowed on {request.path[:100]}; allowed: {headers.get('Allow', '')}"
+    response = jsonify({"error": message})
+    response.status_code = exc.code or 500
+    for name in ("Allow", "Retry-After", "WWW-Authenticate"):
+        value = headers.get(name)
+        if value:
+            response.headers[name] = value
+    return response
+
+
+def _not_found_page():
+    """The 404 page: the front end's ``404.html`` when it has one, else a plain page."""
+    from flask import render_template
+    from web.pages import page_context
+    try:
+        return render_template("404.html", **page_context("404")), 404
+    except TemplateNotFound:
+        return (f"<!doctype html><title>Not found</title><h1>Not found</h1>"
+                f"<p>{escape(request.path)} is not a page of this rig. <a href=\"/\">Back to the live view</a></p>",
+                404, {"Content-Type": "text/html; charset=utf-8"})
+
+
+def _server_error(exc: InternalServerError):
+    original = getattr(exc, "original_exception", None)
+    # Flask has logged the traceback already (app.logger, "web"); say which request it was
+    log.error("the panel failed on %s %s: %r", request.method, request.path, original)
+    if not wants_json():
+        return ("<!doctype html><title>Error</title><h1>Something went wrong</h1>"
+                "<p>The panel hit an error; the service's log says more.</p>",
+                500, {"Content-Type": "text/html; charset=utf-8"})
+    return error("the panel hit an internal error; the service's log (journalctl -u stairrig) says more", 500)
+
+
+def _history_unavailable(exc: HistoryUnavailable):
+    message = str(exc) or "the history is not available"
+    if wants_json():
+        return error(message, 503)
+    return (f"<!doctype html><title>History unavailable</title><p>{escape(message)}</p>", 503,
+            {"Content-Type": "text/html; charset=utf-8"})
+
+
+def init_app(app: Flask) -> None:
+    app.url_map.converters["id"] = IdConverter
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(InternalServerError, _server_error)
+    app.register_error_handler(HistoryUnavailable, _history_unavailable)
+
+    @app.before_request
+    def _limit_body():
+        # a body nobody reads is still refused: the 64 KB rule holds for every request
+        length = request.content_length
+        if length is not None and length > MAX_BODY_BYTES:
+            raise RequestEntityTooLarge(f"the body is larger than {MAX_BODY_BYTES // 1024} KB")

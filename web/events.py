@@ -1,0 +1,262 @@
+"""``/events``: the live view pushed to each tablet as Server-Sent Events.
+
+One ``EventHub`` is subscribed to the service's bus. For every event a
+tablet cares about it takes the live snapshot once (LiveState runs before it
+on the bus, so the snapshot already holds the event), serialises it once,
+and puts the message on each open stream's own bounded queue: a slow tablet
+loses its oldest messages, the bus never waits for it.
+
+Each stream runs in one of waitress's worker threads and sends::
+
+    retry: 2000                      (reconnect after 2 s)
+    event: snapshot                  data: {"state", "units", "rig"}
+    event: update                    data: {"reason", "event", "state"}   on every bus event
+    event: tick                      data: {"state"}                      5 times a second
+    : ping                                                                every 15 s
+
+and, with ``?channels=1`` (the rig check), every message also carries
+``"channels"`` (each sensor channel's raw value). A stream ends when the
+client goes, when the panel closes (``close()`` sets the shutdown Event and
+wakes every stream), or when the service stops. Streams are limited to the
+worker threads less four, so pages and the API always have threads left;
+beyond that ``/events`` answers 503.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from typing import Iterator
+
+from flask import Blueprint, Response, current_app, request
+
+from web.errors import error
+
+log = logging.getLogger(__name__)
+
+TYPES = frozenset({"step", "vacated", "ascent", "descent", "grip", "grab", "stall", "fall_suspected",
+                   "fall_acknowledged", "session_started", "session_update", "session_ended",
+                   "athlete_changed", "stopped"})
+RETRY_MS = 2000
+TICK_S = 0.2            # 5 Hz
+PING_S = 15.0
+QUEUE_MESSAGES = 64     # per stream; beyond it the oldest are dropped
+SPARE_THREADS = 4       # waitress threads kept free of streams for pages and the API
+
+bp = Blueprint("events", __name__)
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class _Message:
+    """One message, serialised once; the variant with the raw channels is made once too."""
+    __slots__ = ("name", "text", "with_channels")
+
+    def __init__(self, name: str, text: str, with_channels: str | None):
+        self.name = name
+        self.text = text
+        self.with_channels = with_channels
+
+    def encode(self, channels: bool) -> bytes:
+        text = self.with_channels if channels and self.with_channels is not None else self.text
+        return f"event: {self.name}\ndata: {text}\n\n".encode()
+
+
+def _add_channels(text: str, channels_text: str) -> str:
+    """``{"a":1}`` + channels -> ``{"a":1,"channels":{...}}`` without serialising the state again."""
+    return text[:-1] + ',"channels":' + channels_text + "}"
+
+
+class _Stream:
+    """One open ``/events`` response: its queue and how it wants its messages."""
+
+    def __init__(self, channels: bool, remote: str | None):
+        self.channels = channels
+        self.remote = remote
+        self.queue: deque[_Message] = deque(maxlen=QUEUE_MESSAGES)
+        self.dropped = 0
+        self.cond = threading.Condition()
+
+    def push(self, message: _Message) -> None:
+        with self.cond:
+            if len(self.queue) == self.queue.maxlen:
+                self.dropped += 1
+            self.queue.append(message)
+            self.cond.notify()
+
+    def wake(self) -> None:
+        with self.cond:
+            self.cond.notify()
+
+    def take(self, timeout_s: float) -> list[_Message]:
+        with self.cond:
+            if not self.queue and timeout_s > 0:
+                self.cond.wait(timeout_s)
+            items = list(self.queue)
+            self.queue.clear()
+        return items
+
+
+class EventHub:
+    """The bus subscriber that feeds every open stream (see the module docstring)."""
+
+    def __init__(self, service, *, units: str, rig: dict, stream_limit: int, shutdown: threading.Event):
+        self.service = service
+        self.live = service.live
+        self.units = units
+        self.rig = rig
+        self.stream_limit = stream_limit
+        self.shutdown = shutdown
+        self._streams: set[_Stream] = set()
+        self._lock = threading.Lock()
+        self.dropped = 0               # messages dropped by streams that have ended
+        self.refused = 0               # streams refused at the limit
+        self._tick: tuple[float, _Message] | None = None
+        self._tick_lock = threading.Lock()
+        service.bus.subscribe("panel-events", self.on_event, types=TYPES)
+
+    # -- the bus side ------------------------------------------------------------------
+    def on_event(self, event: dict) -> None:
+        """In the bus thread: one snapshot and one serialisation for every stream."""
+        with self._lock:
+            streams = list(self._streams)
+        if not streams:
+            return
+        clean = {k: v for k, v in event.items() if k != "at"}
+        text = _dumps({"reason": event.get("type"), "event": clean, "state": self.live.snapshot()})
+        message = _Message("update", text, self._channel_variant(text, streams))
+        for stream in streams:
+            stream.push(message)
+
+    def _channel_variant(self, text: str, streams) -> str | None:
+        if not any(s.channels for s in streams):
+            return None
+        return _add_channels(text, _dumps(self.live.channels()))
+
+    # -- the stream side ---------------------------------------------------------------
+    def open(self, channels: bool, remote: str | None) -> _Stream | None:
+        """A new stream, or None when the limit is reached."""
+        with self._lock:
+            if len(self._streams) >= self.stream_limit:
+                self.refused += 1
+                return None
+            stream = _Stream(channels, remote)
+            self._streams.add(stream)
+            return stream
+
+    def close_stream(self, stream: _Stream) -> None:
+        with self._lock:
+            if stream in self._streams:
+                self._streams.discard(stream)
+                self.dropped += stream.dropped
+
+    @property
+    def open_streams(self) -> int:
+        with self._lock:
+            return len(self._streams)
+
+    def stats(self) -> dict:
+        with self._lock:
+            streams = list(self._streams)
+            dropped = self.dropped
+        return {"streams": len(streams), "stream_limit": self.stream_limit, "refused": self.refused,
+                "dropped": dropped + sum(s.dropped for s in streams)}
+
+    def closing(self) -> bool:
+        return self.shutdown.is_set() or self.service.stop_event.is_set()
+
+    def close(self) -> None:
+        """End every stream now: set the shutdown Event and wake them all."""
+        self.shutdown.set()
+        with self._lock:
+            streams = list(self._streams)
+        for stream in streams:
+            stream.wake()
+
+    def wait_closed(self, timeout_s: float) -> bool:
+        """Wait until every stream has ended (True) or ``timeout_s`` has passed."""
+        deadline = time.monotonic() + timeout_s
+        while self.open_streams and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.open_streams == 0
+
+    def snapshot_message(self) -> _Message:
+        text = _dumps({"state": self.live.snapshot(), "units": self.units, "rig": self.rig})
+        return _Message("snapshot", text, _add_channels(text, _dumps(self.live.channels())))
+
+    def tick_message(self, channels: bool = False) -> _Message:
+        """The current tick, shared by the streams that tick within the same 50 ms."""
+        now = time.monotonic()
+        with self._tick_lock:
+            cached = self._tick
+            if cached is not None and now - cached[0] < 0.05 and (not channels or cached[1].with_channels):
+                return cached[1]
+            text = _dumps({"state": self.live.snapshot()})
+            with self._lock:
+                streams = list(self._streams)
+            message = _Message("tick", text, self._channel_variant(text, streams))
+            self._tick = (now, message)
+            return message
+
+    def stream(self, stream: _Stream) -> Iterator[bytes]:
+        """The body of one ``/events`` response (runs in a waitress worker thread)."""
+        try:
+            yield f"retry: {RETRY_MS}\n\n".encode()
+            yield self.snapshot_message().encode(stream.channels)
+            now = time.monotonic()
+            next_tick, next_ping = now + TICK_S, now + PING_S
+            while not self.closing():
+                messages = stream.take(min(next_tick, next_ping) - time.monotonic())
+                if self.closing():
+                    break
+                if messages:
+                    yield b"".join(m.encode(stream.channels) for m in messages)
+                now = time.monotonic()
+                if now >= next_tick:
+                    yield self.tick_message(stream.channels).encode(stream.channels)
+                    next_tick = max(next_tick + TICK_S, now)
+                if now >= next_ping:
+                    yield b": ping\n\n"
+                    next_ping = now + PING_S
+        finally:
+            self.close_stream(stream)
+
+
+def hub() -> EventHub:
+    return current_app.extensions["stairrig"].hub
+
+
+@bp.get("/events")
+def events():
+    panel = hub()
+    if request.method == "HEAD":
+        # waitress runs a HEAD's body without sending it, so it would never see the client go:
+        # the headers only, and no stream
+        return _stream_headers(Response(b"", mimetype="text/event-stream"))
+    if panel.closing():
+        return error("the panel is shutting down", 503)
+    flag = request.args.get("channels", "0")
+    if flag not in ("0", "1", "true", "false", ""):
+        return error(f"channels must be 1 or 0, not {flag[:20]!r}", 400)
+    stream = panel.open(flag in ("1", "true"), request.remote_addr)
+    if stream is None:
+        response, status = error(
+            f"too many open live views ({panel.stream_limit}): close one on another tablet, or raise "
+            "[web] threads (tablets + 4)", 503)
+        response.headers["Retry-After"] = "10"
+        return response, status
+    response = Response(panel.stream(stream), mimetype="text/event-stream")
+    # a body never started (the client left at once) still gives its place back
+    response.call_on_close(lambda: panel.close_stream(stream))
+    return _stream_headers(response)
+
+
+def _stream_headers(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"       # no proxy may hold the events back
+    return response

@@ -1,0 +1,58 @@
+"""The panel's pages: each renders its template with the same small context.
+
+The pages are shells; their figures come from ``/events`` and ``/api``.
+Every template gets ``rig_id``, ``units``, ``csrf_token`` (for its
+``<meta name="csrf-token">``), ``authorised``, ``pin_required``, ``page``
+(the page's name) and ``version``; ``session_detail.html`` also gets
+``session_id``. Nothing secret is ever in the context.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template
+
+from web import auth
+
+bp = Blueprint("pages", __name__)
+
+PAGES = {
+    "live": ("/", "live.html"),
+    "session": ("/session", "session.html"),
+    "history": ("/history", "history.html"),
+    "progress": ("/progress", "progress.html"),
+    "rigcheck": ("/rigcheck", "rigcheck.html"),
+    "settings": ("/settings", "settings.html"),
+}
+
+
+def page_context(page: str) -> dict:
+    panel = current_app.extensions["stairrig"]
+    return {
+        "rig_id": panel.config.rig_id,
+        "units": panel.config.web.units,
+        "csrf_token": auth.csrf_token(),
+        "authorised": auth.authorised(),
+        "pin_required": auth.pin_required(),
+        "page": page,
+        "version": panel.version,
+    }
+
+
+def _page_view(page: str, template: str):
+    def view():
+        return render_template(template, **page_context(page))
+    view.__name__ = page
+    view.__doc__ = f"The {page} page ({template})."
+    return view
+
+
+for _name, (_rule, _template) in PAGES.items():
+    bp.add_url_rule(_rule, _name, _page_view(_name, _template))
+
+
+@bp.get("/history/<id:session_id>")
+def session_detail(session_id: int):
+    store = current_app.extensions["stairrig"].service.store
+    if store is None or store.session(session_id) is None:
+        abort(404)
+    return render_template("session_detail.html", session_id=session_id, **page_context("session_detail"))

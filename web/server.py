@@ -1,0 +1,154 @@
+"""The panel served by waitress inside the service's process.
+
+``PanelServer(service, host, port)`` binds at once (so a taken port fails
+when the service starts, with a message that says so), ``start()`` runs
+waitress's loop in the thread ``stairrig-panel`` with its worker threads
+``stairrig-panel-<n>``, and ``close()`` ends every open event stream (they
+watch the shutdown Event), closes every connection from inside waitress's
+loop and stops the threads. Never Flask's development server.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import waitress
+from waitress.channel import HTTPChannel
+from waitress import wasyncore
+from waitress.server import BaseWSGIServer, MultiSocketServer
+from waitress.task import ThreadedTaskDispatcher
+from waitress.trigger import trigger as Trigger
+
+from web import create_app
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BODY_BYTES = 1024 * 1024   # waitress refuses beyond it; Flask answers 413 JSON above 64 KB
+OUTBUF_HIGH_BYTES = 1024 * 1024         # a tablet that stops reading holds at most this much (waitress: 16 MB)
+_STREAMS_END_S = 2.0
+_REQUESTS_END_S = 2.0
+_JOIN_S = 5.0
+
+
+class _Workers(ThreadedTaskDispatcher):
+    """waitress's worker pool with the service's thread names, started only once the port is bound."""
+
+    def start_new_thread(self, target, thread_no):
+        threading.Thread(target=target, name=f"stairrig-panel-{thread_no}", args=(thread_no,), daemon=True).start()
+
+
+class PanelServer:
+    """The panel on ``host:port`` (port 0: a free port) for a ``rig.service.Service``."""
+
+    def __init__(self, service, host: str, port: int):
+        self.service = service
+        config = service.config
+        self.app = create_app(config, service)
+        self._panel = self.app.extensions["stairrig"]
+        self._workers = _Workers()
+        self.threads = config.web.threads
+        try:
+            self._server = waitress.create_server(
+                self.app, host=host, port=port, threads=self.threads, _dispatcher=self._workers,
+                ident="stairrig", max_request_body_size=MAX_REQUEST_BODY_BYTES,
+                outbuf_high_watermark=OUTBUF_HIGH_BYTES, clear_untrusted_proxy_headers=True)
+        except OSError as exc:
+            self._panel.hub.close()
+            raise OSError(exc.errno, f"the panel cannot listen on {host}:{port}: {exc.strerror or exc} "
+                                     f"(is another stairrig or another program using the port? choose another "
+                                     f"[web] port, or 0 for any free one)") from exc
+        self._workers.set_thread_count(self.threads)
+        if isinstance(self._server, MultiSocketServer):
+            self._map = self._server.map
+            host_bound, port_bound = self._server.effective_listen[0][:2]
+        else:
+            self._map = self._server._map
+            host_bound, port_bound = self._server.effective_host, self._server.effective_port
+        self.host, self.port = str(host_bound), int(port_bound)     # waitress gives the port as text
+        self._thread = threading.Thread(target=self._run, name="stairrig-panel", daemon=True)
+        self._closed = False
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in str(self.host) else self.host
+        return f"http://{host}:{self.port}/"
+
+    @property
+    def hub(self):
+        return self._panel.hub
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except Exception:
+            if not self._closed:
+                log.exception("the panel's server stopped")
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def close(self) -> None:
+        """End the event streams, stop taking connections, let the requests under way finish,
+        then close every connection and stop the threads. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._panel.hub.close()
+        if not self._panel.hub.wait_closed(_STREAMS_END_S):
+            log.warning("%d event stream(s) did not end within %.0f s; closing their connections",
+                        self._panel.hub.open_streams, _STREAMS_END_S)
+        running = self._thread.is_alive()
+        if running:
+            self._in_loop(self._close_listeners)
+        # a worker that finishes pulls waitress's trigger: they stop before it is closed
+        # (requests queued but not begun are dropped with their connections below, without a warning)
+        self._workers.shutdown(cancel_pending=False, timeout=_REQUESTS_END_S)
+        if running:
+            self._in_loop(self._close_all)
+            self._thread.join(_JOIN_S)
+            if self._thread.is_alive():
+                log.error("the panel's server thread did not stop within %.0f s", _JOIN_S)
+        else:
+            self._close_all()
+
+    def _in_loop(self, fn) -> None:
+        """Run ``fn`` in waitress's loop thread (which owns the sockets) and wait for it."""
+        trigger = next((obj for obj in list(self._map.values()) if isinstance(obj, Trigger)), None)
+        if trigger is None:
+            fn()
+            return
+        done = threading.Event()
+
+        def thunk():
+            try:
+                fn()
+            finally:
+                done.set()
+        trigger.pull_trigger(thunk)
+        if not done.wait(_JOIN_S):
+            log.warning("waitress's loop did not run %s within %.0f s", fn.__name__, _JOIN_S)
+
+    def _close_listeners(self) -> None:
+        """No new connections (the listening sockets only: the server's own close() also closes the trigger)."""
+        for obj in list(self._map.values()):
+            if isinstance(obj, BaseWSGIServer):
+                try:
+                    wasyncore.dispatcher.close(obj)
+                except OSError as exc:
+                    log.debug("closing the listening socket: %s", exc)
+
+    def _close_all(self) -> None:
+        """Close the listening sockets, every connection and the trigger; waitress's loop then ends."""
+        for obj in list(self._map.values()):
+            try:
+                if isinstance(obj, HTTPChannel):
+                    obj.handle_close()       # marks it disconnected: a worker still writing stops
+                else:
+                    obj.close()
+            except Exception as exc:   # closing is best effort: the rest must still close
+                log.debug("closing %r: %s", obj, exc)
+        self._map.clear()
