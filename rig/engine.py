@@ -30,6 +30,7 @@ _WAKE_AFTER_S = 0.0002   # decisions are strict "before": wake just after a dead
 _MAX_IDLE_S = 0.05       # wake at least this often (real seconds)
 _TICK_EVERY_S = 0.25
 _SUMMARY_EVERY_S = 1.0
+_ALARMS = ("grab", "stall", "fall_suspected")
 _END = object()
 _COMMAND = object()
 
@@ -52,6 +53,7 @@ class Engine:
         self.heartbeat = None   # called from every loop (the systemd watchdog hangs on it)
         self.final_summary: dict | None = None
         self.fall_alarm: dict | None = None   # the fall_suspected event not yet acknowledged
+        self.checking_until: float | None = None   # a walk test runs: no sessions, no alarms, until then
         detector.on_event = self._on_run_event
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -67,6 +69,14 @@ class Engine:
         return future
 
     def _on_run_event(self, event: dict) -> None:
+        if self.checking_until is not None:
+            if self._last_t < self.checking_until:
+                # someone walks the rig to test its wiring: steps show, but they are no
+                # training, and stepping off a middle tread on purpose is no fall
+                if event["type"] not in _ALARMS:
+                    self.bus.publish(event)
+                return
+            self.checking_until = None
         self.bus.publish(event)
         if event["type"] == "fall_suspected":
             self.fall_alarm = event
@@ -92,6 +102,12 @@ class Engine:
         try:
             if name == "acknowledge_fall":
                 future.set_result(self._acknowledge_fall(kwargs.get("by", "unknown")))
+                return
+            if name == "set_checking":
+                if kwargs["on"] and sessions is not None and sessions.current is not None:
+                    raise ValueError("a session is running: stop it before testing the wiring")
+                self.checking_until = self._last_t + kwargs.get("max_s", 600.0) if kwargs["on"] else None
+                future.set_result(None)
                 return
             if sessions is None:
                 raise RuntimeError("this rig keeps no sessions")

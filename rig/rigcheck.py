@@ -43,6 +43,10 @@ GUARD_S = 0.1
 KNOWN_KG = (0.5, 300.0)
 
 
+WALK_MAX_S = 600.0
+"""A walk test holds back sessions and alarms for at most this long (an abandoned one must not)."""
+
+
 class RigCheck:
     """See the module docstring. ``service``: the running Service (its config, live state,
     sensors, clock and athlete)."""
@@ -97,6 +101,7 @@ class RigCheck:
             elif etype == "tick" and walk is not None:
                 walk.advance(event["t"])
             if walk is not None and walk.done:
+                self.service.engine.command("set_checking", on=False)   # training counts again
                 bad = {ch: r["detail"] for ch, r in walk.results().items() if r["verdict"] != "ok"}
                 log.info("walk test done: %s", "every channel works" if not bad else "; ".join(bad.values()))
 
@@ -217,6 +222,13 @@ class RigCheck:
             walk = self._walk
             if walk is not None and not walk.done and not walk.cancelled:
                 raise CommandError("a walk test is already running: finish it or cancel it first")
+            # while it runs, the engine starts no session and raises no alarm (at most 10 minutes)
+            try:
+                service.engine.command("set_checking", on=True, max_s=WALK_MAX_S).result(3.0)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
+            except Exception as exc:
+                raise CommandError(f"the rig did not answer: {exc}") from None
             # LiveState runs before this output on the bus: what it holds, this has seen too
             initial = {ch: v["value"] for ch, v in service.live.channels().items()}
             self._walk = WalkTest(service.config.layout, service.config.detection,
@@ -245,6 +257,7 @@ class RigCheck:
             walk = self._running_walk()
             walk.cancel()
             state = walk.state()
+            self.service.engine.command("set_checking", on=False)
         log.info("walk test cancelled at prompt %d of %d", state["step"] + 1, state["steps"])
         return state
 

@@ -277,6 +277,9 @@ def test_a_walk_test_through_real_pins(rig):
                          + [lambda: rail_left(rig), lambda: rail_right(rig)])
     assert state["done"]
     assert {ch: r["verdict"] for ch, r in state["results"].items()} == {ch: "ok" for ch in LAYOUT.channels()}
+    # walking the rig to test it is no training: no session, no alarm
+    assert rig.service.sessions.current is None and rig.service.store.sessions() == []
+    assert rig.service.engine.fall_alarm is None
     with pytest.raises(CommandError, match="no walk test is running"):
         rig.check.cancel_walk()
     assert rig.check.start_walk()["step"] == 0       # a finished walk can be done again
@@ -322,7 +325,10 @@ def test_one_walk_at_a_time_and_cancel(rig):
         rig.check.start_walk()
     state = rig.check.cancel_walk()
     assert state["cancelled"] and not state["done"]
-    press(rig, "tread.1")                             # no longer listened to
-    threading.Event().wait(0.6)
+    press(rig, "tread.1")                             # no longer listened to: a step of training
+    wait_until(lambda: rig.service.sessions.current is not None, "the step to start a session")
     assert rig.check.walk_state()["results"]["tread.1"]["verdict"] == "untested"
+    with pytest.raises(CommandError, match="a session is running"):
+        rig.check.start_walk()
+    rig.service.commands.stop_session()
     assert rig.check.start_walk()["step"] == 0

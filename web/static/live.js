@@ -1,0 +1,185 @@
+// The live screen: the session's figures, each rail's grip, banners and
+// spoken cues, from the rig's live stream. Readable from three metres:
+// nothing here but a few big numbers and two coloured rails.
+
+import { CUES, sound } from './cues.js';
+import * as f from './format.js';
+import { startPanel } from './panel.js';
+import { $, $$, setText } from './ui.js';
+import { keepScreenOn } from './wakelock.js';
+
+// how firm a grip is, and the most each drill target allows (touch: a rail
+// without a force sensor, which cannot tell light from firm)
+const GRIP_RANK = { none: 0, touch: 1, light: 1, firm: 2 };
+const TARGET_RANK = { hover: 0, none: 0, light: 1, firm: 2 };
+const GRIP_LABEL = { none: 'None', touch: 'Touch', light: 'Light', firm: 'Firm' };
+const ALERT_SHOWN_S = 10;         // a banner for an alert stays this long (engine seconds)
+
+let tooFast = false;              // the cadence is above the drill's limit (edge-triggered cue)
+let lastState = null;
+let lastFlights = null;           // {key, n}: the session's flights when last shown (null after a (re)connect)
+
+function overTarget(grip, target) {
+  return (GRIP_RANK[grip] ?? 0) > (TARGET_RANK[target] ?? 1);
+}
+
+function renderRail(side, rail, target) {
+  const node = document.getElementById(`rail-${side}`);
+  if (!node) return;
+  if (!rail) {
+    node.classList.add('absent');
+    node.dataset.grip = 'none';
+    setText($('.rail-grip', node), 'No sensor');
+    setText($('.rail-force', node), '');
+    return;
+  }
+  node.classList.remove('absent');
+  const grip = rail.grip || 'none';
+  node.dataset.grip = grip;
+  node.classList.toggle('over-target', overTarget(grip, target));
+  setText($('.rail-grip', node), GRIP_LABEL[grip] || grip);
+  setText($('.rail-force', node), rail.has_force ? f.force(rail.force_n) || '0 N' : '');
+}
+
+function alertText(alert) {
+  switch (alert.type) {
+    case 'grab':
+      return `Grab on the ${alert.rail || ''} rail${f.isNum(alert.force_n) ? ` (${f.force(alert.force_n)})` : ''}`;
+    case 'stall':
+      return `Stalled on tread ${alert.tread ?? '?'}: take your time, or step off`;
+    case 'fall_suspected':
+      return 'Suspected fall';
+    case 'fall_acknowledged':
+      return `Fall alarm ended: ${alert.by || 'someone'} said OK`;
+    default:
+      return alert.type;
+  }
+}
+
+function renderAlert(state) {
+  const node = document.getElementById('alert-banner');
+  const alert = state.alert;
+  const age = alert && f.isNum(alert.t) && f.isNum(state.t_s) ? state.t_s - alert.t : 0;
+  const shown = alert && (alert.type === 'fall_suspected' ? state.alarm !== null : age < ALERT_SHOWN_S);
+  if (!shown) {
+    node.hidden = true;
+    delete node.dataset.type;
+    return;
+  }
+  node.className = `banner banner-${alert.type}`;
+  node.dataset.type = alert.type;
+  setText(node, alertText(alert));
+  node.hidden = false;
+}
+
+function render(state) {
+  lastState = state;
+  const s = state.session || {};
+  const drill = state.drill || {};
+  const active = Boolean(s.active);
+
+  const sessionState = document.getElementById('session-state');
+  sessionState.classList.toggle('active', active);
+  if (active) setText(sessionState, `Session running · ${state.athlete ? state.athlete.name : ''}`);
+  else if (state.running === false) setText(sessionState, 'The rig has stopped');
+  else setText(sessionState, 'No session: the first step starts one');
+
+  setText(document.getElementById('steps'), s.steps ?? 0);
+  const flights = (s.flights_up || 0) + (s.flights_down || 0);
+  setText(document.getElementById('flights'), flights);
+  setText(document.getElementById('flights-planned'), f.isNum(drill.planned_flights) ? ` / ${drill.planned_flights}` : '');
+  const elev = f.elevation(s.elevation_gain_m ?? 0);
+  setText(document.getElementById('elevation'), elev.value);
+  setText(document.getElementById('elevation-unit'), elev.unit);
+  setText(document.getElementById('cadence'), f.isNum(s.cadence_spm) ? Math.round(s.cadence_spm) : '–');
+  setText(document.getElementById('elapsed'), f.duration(active ? s.elapsed_s : 0));
+
+  setText(document.getElementById('target-grip'), f.GRIP_WORDS[drill.grip] || drill.grip || '–');
+  setText(document.getElementById('within-target'), f.pct(s.within_target_pct));
+
+  const rails = state.rails || {};
+  renderRail('left', rails.left, drill.grip);
+  renderRail('right', rails.right, drill.grip);
+
+  // slow down: calm, only while walking and above the drill's limit
+  const limit = drill.cadence_limit_spm;
+  const fast = active && f.isNum(s.cadence_spm) && f.isNum(limit) && s.cadence_spm > limit;
+  const slow = document.getElementById('slow-banner');
+  slow.hidden = !fast;
+  if (fast) setText(slow, `Slow down: ${Math.round(s.cadence_spm)} steps a minute, the drill's limit is ${Math.round(limit)}`);
+  document.getElementById('cadence-fig').classList.toggle('too-fast', Boolean(fast));
+  if (fast && !tooFast) sound.cue('fast', 'Slow down');
+  tooFast = Boolean(fast);
+
+  renderAlert(state);
+  flightCue(state, flights);
+
+  setText(document.getElementById('athlete-name'), state.athlete ? state.athlete.name : '–');
+  setText(document.getElementById('drill-words'), f.drillWords(drill));
+  setText(document.getElementById('steps-today'), state.steps_today ?? 0);
+  const last = state.last_session;
+  setText(document.getElementById('last-session'), !active && last
+    ? `Last session: ${f.plural(last.steps, 'step')}, ${f.plural(last.flights ?? 0, 'flight')}, ${f.duration(last.duration_s)}`
+    : '');
+}
+
+/** A flight done: the session's count of flights went up (the session's figures come with the
+ * session_update just after the ascent or descent, so the count is watched rather than the event). */
+function flightCue(state, flights) {
+  const key = state.session ? state.session.key : null;
+  const before = lastFlights;
+  lastFlights = { key, n: flights };
+  if (!before || !key || before.key !== key || flights <= before.n) return;
+  const planned = (state.drill || {}).planned_flights;
+  sound.cue('flight', f.isNum(planned) && flights >= planned
+    ? `Flight ${flights}. That is all ${planned}.` : `Flight ${flights} done`);
+}
+
+/** Cues for the events that just happened (never for a snapshot: those happened before). */
+function cueFor(msg) {
+  const event = msg.event || {};
+  const state = msg.state || lastState || {};
+  const drill = state.drill || {};
+  switch (msg.reason) {
+    case 'grab':
+      sound.cue('grab', `Grab, ${event.rail || ''} rail`);
+      break;
+    case 'stall':
+      sound.cue('stall', 'Stall. Take your time.');
+      break;
+    case 'grip':
+      if (overTarget(event.grip, drill.grip)) sound.cue('grip', 'Lighter hands');
+      break;
+    default:
+      break;
+  }
+}
+
+function bindCueSettings() {
+  for (const box of $$('input[data-cue]')) {
+    const name = box.dataset.cue;
+    if (!(name in CUES)) continue;
+    box.checked = sound.settings.cues[name] !== false;
+    box.addEventListener('change', () => sound.setCue(name, box.checked));
+  }
+  const voice = document.getElementById('cue-voice');
+  voice.checked = sound.settings.voice;
+  voice.addEventListener('change', () => sound.setVoice(voice.checked));
+  document.getElementById('cue-test').addEventListener('click', () => sound.test());
+}
+
+bindCueSettings();
+const wake = keepScreenOn();
+startPanel({
+  onState(state, msg, kind) {
+    if (kind === 'snapshot') lastFlights = null;   // what happened while away is not cued
+    render(state);
+  },
+  onUpdate(msg) {
+    cueFor(msg);
+  },
+  onStatus(status) {
+    document.getElementById('offline-banner').hidden = status !== 'disconnected';
+  },
+});
+window.stairrigWakeLock = wake;

@@ -1,0 +1,115 @@
+// Progress across sessions for one athlete: handrail contact and firm share,
+// steps, cadence and the level of the ladder, with the recommendation.
+
+import { api, query } from './api.js';
+import { chart, COLOURS } from './charts.js';
+import * as f from './format.js';
+import { startPanel } from './panel.js';
+import { el, setText, showError } from './ui.js';
+
+// the progression ladder, lowest first (rig/progression.py LEVELS)
+const LEVELS = ['grip-firm', 'grip-light', 'grip-hover', 'volume-4', 'volume-8', 'speed', 'load-2kg', 'load-4kg'];
+const ACTIONS = { advance: 'Move on', stay: 'Stay', step_back: 'Step back', rest: 'Rest' };
+const select = document.getElementById('athlete-select');
+
+const pct = (v) => (f.isNum(v) ? Math.round(v * 1000) / 10 : null);
+
+function lineDataset(label, data, colour, extra = {}) {
+  return { label, data, borderColor: colour, backgroundColor: colour, tension: 0.2, spanGaps: true, pointRadius: 3, ...extra };
+}
+
+function render(rows) {
+  document.getElementById('progress-empty').hidden = rows.length > 0;
+  const labels = rows.map((r) => f.shortDate(r.started_at));
+  const tooltipTitle = (items) => (items.length ? f.dateTime(rows[items[0].dataIndex].started_at) : '');
+  const common = { plugins: { tooltip: { callbacks: { title: tooltipTitle } } } };
+
+  chart(document.getElementById('chart-reliance'), {
+    type: 'line',
+    data: {
+      labels,
+      datasets: [
+        lineDataset('Rail contact %', rows.map((r) => pct(r.contact_fraction)), COLOURS.contact),
+        lineDataset('Light touch %', rows.map((r) => pct(r.light_fraction)), COLOURS.light),
+        lineDataset('Firm grip %', rows.map((r) => pct(r.firm_fraction)), COLOURS.firm),
+      ],
+    },
+    options: { ...common, scales: { y: { min: 0, max: 100, title: { display: true, text: '% of active time' } } } },
+  });
+  chart(document.getElementById('chart-steps'), {
+    type: 'bar',
+    data: { labels, datasets: [{ label: 'Steps', data: rows.map((r) => r.steps), backgroundColor: COLOURS.steps }] },
+    options: { ...common, scales: { y: { beginAtZero: true } }, plugins: { ...common.plugins, legend: { display: false } } },
+  });
+  chart(document.getElementById('chart-cadence'), {
+    type: 'line',
+    data: { labels, datasets: [lineDataset('Cadence (steps/min)', rows.map((r) => r.cadence_spm), COLOURS.cadence)] },
+    options: { ...common, scales: { y: { beginAtZero: true, title: { display: true, text: 'steps/min' } } },
+      plugins: { ...common.plugins, legend: { display: false } } },
+  });
+  const levelIndex = (key) => {
+    const i = LEVELS.indexOf(key);
+    return i >= 0 ? i : null;
+  };
+  chart(document.getElementById('chart-level'), {
+    type: 'line',
+    data: { labels, datasets: [lineDataset('Level', rows.map((r) => levelIndex(r.level)), COLOURS.level, { stepped: true })] },
+    options: {
+      ...common,
+      plugins: { ...common.plugins, legend: { display: false } },
+      scales: { y: { min: 0, max: LEVELS.length - 1, ticks: { stepSize: 1, callback: (v) => LEVELS[v] ?? '' } } },
+    },
+  });
+
+  const last = rows[rows.length - 1];
+  setText(document.getElementById('progress-summary'), last
+    ? `${f.plural(rows.length, 'session')}; the last on ${f.dateTime(last.started_at)}: ${f.plural(last.steps ?? 0, 'step')}, `
+      + `rail contact ${f.fractionPct(last.contact_fraction)}, firm grip ${f.fractionPct(last.firm_fraction)}.`
+    : '');
+}
+
+async function loadRecommendation() {
+  try {
+    const r = await api.get('/api/recommendation');
+    const action = document.getElementById('rec-action');
+    action.className = `badge ${r.action || ''}`;
+    setText(action, ACTIONS[r.action] || r.action || '–');
+    setText(document.getElementById('rec-level'), r.level_title ? `${f.capitalise(r.level_title)} (${r.level})` : r.level || '');
+    setText(document.getElementById('rec-reason'), r.reason || '');
+  } catch (err) {
+    setText(document.getElementById('rec-reason'), err.message);
+  }
+}
+
+async function loadProgress() {
+  try {
+    const data = await api.get(`/api/progress${query({ athlete_id: select.value })}`);
+    render(data.sessions || []);
+  } catch (err) {
+    showError(err);
+  }
+}
+
+async function loadAthletes() {
+  const data = await api.get('/api/athletes');
+  const athletes = (data.athletes || []).filter((a) => a.id != null);
+  select.replaceChildren(...athletes.map((a) => el('option', { value: a.id }, a.name)));
+  const wanted = new URLSearchParams(window.location.search).get('athlete_id');
+  const selected = athletes.find((a) => String(a.id) === wanted) || athletes.find((a) => a.selected);
+  if (selected) select.value = String(selected.id);
+}
+
+select.addEventListener('change', () => {
+  const url = new URL(window.location.href);
+  url.searchParams.set('athlete_id', select.value);
+  window.history.replaceState(null, '', url);
+  loadProgress();
+});
+
+loadAthletes().catch(showError).then(loadProgress);
+loadRecommendation();
+startPanel({
+  onUpdate(msg) {
+    if (msg.reason === 'session_ended') setTimeout(() => { loadProgress(); loadRecommendation(); }, 1500);
+  },
+});
