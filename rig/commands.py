@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from rig.progression import drill as progression_drill
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 _WAIT_S = 3.0
 MAX_PLANNED_FLIGHTS = 200
 MAX_ADDED_LOAD_KG = 50.0
+_MAX_ID = 2**63 - 1   # SQLite's largest integer
 
 
 class CommandError(ValueError):
@@ -81,6 +83,8 @@ class Commands:
         if isinstance(ref, bool) or ref is None:
             raise CommandError("name an athlete (their name or id)")
         if isinstance(ref, int):
+            if not 1 <= ref <= _MAX_ID:
+                raise CommandError(f"there is no athlete with id {str(ref)[:24]}")
             found = store.athlete(ref)
             if found is None:
                 raise CommandError(f"there is no athlete with id {ref}")
@@ -91,7 +95,7 @@ class Commands:
         for athlete in store.athletes():
             if " ".join(athlete["name"].split()).casefold() == wanted:
                 return athlete
-        if wanted.isdigit():
+        if re.fullmatch(r"[0-9]{1,18}", wanted):
             return self.find_athlete(int(wanted))
         names = ", ".join(a["name"] for a in store.athletes()) or "none yet"
         raise CommandError(f"there is no athlete called {ref.strip()[:60]!r} (athletes: {names})")
@@ -112,27 +116,26 @@ class Commands:
                   clear_planned: bool = False) -> dict:
         """Change the next session's drill (the fields given); the coach's choice is kept over
         the progression's until another athlete is selected."""
-        current = self.service.sessions.drill
-        drill = Drill(current.facing, current.grip, current.planned_flights, current.added_load_kg)
+        changes: dict = {}
         if facing is not None:
             if facing not in FACINGS:
                 raise CommandError(f"facing must be one of {', '.join(FACINGS)}, not {str(facing)[:40]!r}")
-            drill.facing = facing
+            changes["facing"] = facing
         if grip is not None:
             if grip not in GRIPS:
                 raise CommandError(f"the target grip must be one of {', '.join(GRIPS)}, not {str(grip)[:40]!r}")
-            drill.grip = grip
+            changes["grip"] = grip
         if clear_planned:
-            drill.planned_flights = None
+            changes["planned_flights"] = None
         elif planned_flights is not None:
             if isinstance(planned_flights, bool) or not isinstance(planned_flights, int) \
                     or not 1 <= planned_flights <= MAX_PLANNED_FLIGHTS:
                 raise CommandError(f"planned flights must be a whole number from 1 to {MAX_PLANNED_FLIGHTS}")
-            drill.planned_flights = planned_flights
+            changes["planned_flights"] = planned_flights
         if added_load_kg is not None:
             if isinstance(added_load_kg, bool) or not isinstance(added_load_kg, (int, float)) \
                     or not math.isfinite(added_load_kg) or not 0 <= added_load_kg <= MAX_ADDED_LOAD_KG:
                 raise CommandError(f"the added load must be a number of kg from 0 to {MAX_ADDED_LOAD_KG:g}")
-            drill.added_load_kg = float(added_load_kg)
-        self._run("set_drill", drill=drill, chosen=True)
-        return drill.as_dict()
+            changes["added_load_kg"] = float(added_load_kg)
+        # merged in the engine thread, so that two coaches changing different fields both count
+        return self._run("set_drill", changes=changes)

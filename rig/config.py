@@ -40,7 +40,7 @@ _TABLES = ("rig", "athlete", "drill", "service", "adc", "detection", "history", 
 _MQTT_KEYS = ("enabled", "host", "port", "tls", "ca_file", "username", "password_file", "password_env",
               "client_id", "base_topic", "discovery_prefix", "discovery", "device_id", "state_max_hz",
               "queue_limit", "stuck_after_s")
-_WEB_KEYS = ("enabled", "host", "port", "pin", "units", "threads")
+_WEB_KEYS = ("enabled", "host", "port", "pin", "units", "threads", "allowed_hosts")
 _BUZZER_KEYS = ("pin", "kind", "active_high", "cues")
 BUZZER_CUES = ("grab", "stall", "too_fast", "firm_grip", "flight", "fall")
 _TOPIC = re.compile(r"[A-Za-z0-9_/-]{1,200}")
@@ -171,6 +171,9 @@ class WebConfig:
     """"metric" or "imperial" (elevation in feet)."""
     threads: int = 16
     """waitress worker threads: each open tablet holds one for its event stream."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names the panel answers to besides IP addresses, localhost and this machine's
+    name (bare and .local): a guard against DNS rebinding."""
 
 
 @dataclass(frozen=True)
@@ -551,7 +554,11 @@ def _read_web(table: _Table) -> WebConfig:
     host = table.string("host", "0.0.0.0")
     if not host.strip():
         table.fail("host", "must not be empty")
-    return WebConfig(enabled=table.boolean("enabled", True), host=host,
+    allowed = table.raw("allowed_hosts", [])
+    if not isinstance(allowed, list) or not all(isinstance(h, str) and re.fullmatch(r"[A-Za-z0-9.-]{1,253}", h)
+                                                for h in allowed):
+        table.fail("allowed_hosts", 'must be a list of host names, such as ["stairs.home.lan"]')
+    return WebConfig(enabled=table.boolean("enabled", True), host=host, allowed_hosts=tuple(allowed),
                      port=table.integer("port", 8080, valid=range(0, 65536)), pin=pin,
                      units=table.string("units", "metric", ("metric", "imperial")),
                      threads=table.integer("threads", 16, valid=range(4, 257)))

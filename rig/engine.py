@@ -23,6 +23,7 @@ import threading
 from concurrent.futures import Future
 
 from rig.core import Detector
+from rig.sessions import Drill
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,8 @@ class Engine:
                 return
             if sessions is None:
                 raise RuntimeError("this rig keeps no sessions")
+            if name == "start_session" and self.checking_until is not None and self._last_t < self.checking_until:
+                raise ValueError("a walk test is running: finish or cancel it before starting a session")
             if name == "start_session":
                 result = sessions.start(self._last_t)
             elif name == "end_session":
@@ -123,9 +126,12 @@ class Engine:
                 self._announce_athlete()
             elif name == "set_drill":
                 keep_for = kwargs.get("keep_chosen_for")
-                if not (keep_for is not None and sessions.drill_chosen and sessions.athlete.id == keep_for):
-                    sessions.set_drill(kwargs["drill"], chosen=kwargs.get("chosen", False))
                 result = None
+                if "changes" in kwargs:     # a coach's change of some fields, merged here, in order
+                    sessions.set_drill(Drill(**{**sessions.drill.as_dict(), **kwargs["changes"]}), chosen=True)
+                    result = sessions.drill.as_dict()
+                elif not (keep_for is not None and sessions.drill_chosen and sessions.athlete.id == keep_for):
+                    sessions.set_drill(kwargs["drill"], chosen=kwargs.get("chosen", False))
                 self._announce_athlete()
             else:
                 raise ValueError(f"unknown command {name!r}")

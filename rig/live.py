@@ -234,11 +234,12 @@ class LiveState:
         self._doc["drill_chosen"] = event.get("drill_chosen", False)
 
     def _on_session_started(self, event: dict) -> None:
-        self._session_t0 = event["t"]
+        self._session_t0 = event.get("t0", event["t"])   # the session's own time base (its duration's)
         self._doc["athlete"] = dict(event["athlete"])
         self._doc["drill"] = {**event["drill"], "cadence_limit_spm": self.cadence_limit_spm}
         self._doc["session"] = {"active": True, "key": event["key"], "started_at": event["started_at"],
-                                "elapsed_s": 0.0, **_empty_figures(), "within_target_pct": None}
+                                "elapsed_s": round(event["t"] - self._session_t0, 1), **_empty_figures(),
+                                "within_target_pct": None}
         self._count_steps()
 
     def _figures(self, summary: dict) -> None:

@@ -63,6 +63,8 @@ class RigCheck:
         self._buffers: dict[str, deque] = {ch: deque() for ch in self._force}
         self._valid_after = {ch: -math.inf for ch in self._force}
         self._walk: WalkTest | None = None
+        self._starting = False   # start_walk waits for the engine
+        self._checking = False   # the engine holds back sessions and alarms for our walk
 
     def _initial_calibration(self) -> dict[str, dict]:
         """What the running configuration holds, and whether it came from the calibration file."""
@@ -101,9 +103,17 @@ class RigCheck:
             elif etype == "tick" and walk is not None:
                 walk.advance(event["t"])
             if walk is not None and walk.done:
-                self.service.engine.command("set_checking", on=False)   # training counts again
                 bad = {ch: r["detail"] for ch, r in walk.results().items() if r["verdict"] != "ok"}
                 log.info("walk test done: %s", "every channel works" if not bad else "; ".join(bad.values()))
+            self._end_checking()
+
+    def _end_checking(self) -> None:
+        """Training counts again once no walk test runs (done, skipped to its end, or cancelled).
+        Call with ``_lock`` held."""
+        walk = self._walk
+        if self._checking and (walk is None or walk.done or walk.cancelled):
+            self._checking = False
+            self.service.engine.command("set_checking", on=False)
 
     # -- channels --------------------------------------------------------------------
     def _on_threshold_n(self, channel: str) -> float:
@@ -220,15 +230,24 @@ class RigCheck:
         service = self.service
         with self._lock:
             walk = self._walk
-            if walk is not None and not walk.done and not walk.cancelled:
+            if self._starting or (walk is not None and not walk.done and not walk.cancelled):
                 raise CommandError("a walk test is already running: finish it or cancel it first")
-            # while it runs, the engine starts no session and raises no alarm (at most 10 minutes)
-            try:
-                service.engine.command("set_checking", on=True, max_s=WALK_MAX_S).result(3.0)
-            except ValueError as exc:
+            self._starting = True
+        # while it runs, the engine starts no session and raises no alarm (at most WALK_MAX_S).
+        # Waited for without the lock: the bus thread needs it for every sample.
+        try:
+            service.engine.command("set_checking", on=True, max_s=WALK_MAX_S).result(3.0)
+        except Exception as exc:
+            # commands run in order: this "off" lands after a late "on"
+            service.engine.command("set_checking", on=False)
+            with self._lock:
+                self._starting = False
+            if isinstance(exc, ValueError):
                 raise CommandError(str(exc)) from None
-            except Exception as exc:
-                raise CommandError(f"the rig did not answer: {exc}") from None
+            raise CommandError(f"the rig did not answer in time ({type(exc).__name__})") from None
+        with self._lock:
+            self._starting = False
+            self._checking = True
             # LiveState runs before this output on the bus: what it holds, this has seen too
             initial = {ch: v["value"] for ch, v in service.live.channels().items()}
             self._walk = WalkTest(service.config.layout, service.config.detection,
@@ -249,6 +268,7 @@ class RigCheck:
         with self._lock:
             walk = self._running_walk()
             walk.skip()
+            self._end_checking()   # skipping the last prompt ends the walk
             return walk.state()
 
     def cancel_walk(self) -> dict:
@@ -257,7 +277,7 @@ class RigCheck:
             walk = self._running_walk()
             walk.cancel()
             state = walk.state()
-            self.service.engine.command("set_checking", on=False)
+            self._end_checking()
         log.info("walk test cancelled at prompt %d of %d", state["step"] + 1, state["steps"])
         return state
 

@@ -171,7 +171,7 @@ class SessionManager:
         self._values = state
         self._ring.clear()
         self.current = session
-        self.publish({"type": "session_started", "key": key, "t": now, "reason": reason,
+        self.publish({"type": "session_started", "key": key, "t": now, "t0": t0, "reason": reason,
                       "started_at": started_at.isoformat(timespec="milliseconds"),
                       "athlete": vars(self.athlete).copy(), "drill": self.drill.as_dict(),
                       "drill_chosen": self.drill_chosen, "layout": self.layout.to_header(), "samples": pre})

@@ -200,6 +200,10 @@ def test_select_an_athlete_by_name_or_id(service):
     (None, "name an athlete"),
     (True, "name an athlete"),
     (["Test"], "name an athlete"),
+    (99999999999999999999, "there is no athlete with id"),      # beyond SQLite's integers
+    ("99999999999999999999", "there is no athlete called"),
+    ("²", "there is no athlete called"),                         # a digit to isdigit(), not to int()
+    (-1, "there is no athlete with id"),
 ])
 def test_unknown_athletes_are_refused(service, ref, words):
     with pytest.raises(CommandError, match=words):
@@ -281,3 +285,18 @@ def test_a_new_weight_or_level_keeps_the_coachs_drill_but_another_athlete_does_n
                              progression_drill(level_of("grip-firm")))
     service.engine.command("end_session").result(5)
     assert service.sessions.athlete.name == "Cy" and service.sessions.drill.grip == "firm"
+
+
+def test_the_session_clock_counts_on_one_time_base():
+    """Ticks and progress reports give the same elapsed time: the session's own, from its t0."""
+    state = live()
+    state({"type": "session_started", "key": "k1", "t": 10.0, "t0": 8.5, "started_at": "2026-11-21T10:00:00+00:00",
+           "athlete": {"id": 1, "name": "Ann", "weight_kg": 60.0}, "drill": {"grip": "light"}, "reason": "first step"})
+    seen = [state.snapshot()["session"]["elapsed_s"]]
+    for t in (10.25, 10.5, 11.0, 11.5, 12.0):
+        state({"type": "tick", "t": t})
+        seen.append(state.snapshot()["session"]["elapsed_s"])
+        if t in (11.0, 12.0):
+            state({"type": "session_progress", "key": "k1", "t": t - 8.5, "summary": summary(steps=2, active_s=1.0)})
+            seen.append(state.snapshot()["session"]["elapsed_s"])
+    assert seen == sorted(seen) and seen[0] == 1.5 and seen[-1] == 3.5, seen

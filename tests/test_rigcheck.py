@@ -332,3 +332,22 @@ def test_one_walk_at_a_time_and_cancel(rig):
         rig.check.start_walk()
     rig.service.commands.stop_session()
     assert rig.check.start_walk()["step"] == 0
+
+
+def test_training_counts_again_after_a_walk_skipped_to_its_end(rig):
+    """Skipping every prompt (a dead last channel) ends the walk: sessions and alarms come back."""
+    rig.check.start_walk()
+    with pytest.raises(CommandError, match="a walk test is running"):
+        rig.service.commands.start_session()
+    while not rig.check.walk_state()["done"]:
+        rig.check.skip_walk()
+    assert rig.service.engine.command("start_session").result(5)["key"]    # in order after the "off"
+    rig.service.commands.stop_session()
+    press(rig, rig.config.wiring["tread.1"].pin)
+    wait_until(lambda: rig.service.sessions.current is not None, "a step to start a session")
+
+
+def test_a_cancelled_walk_gives_training_back(rig):
+    rig.check.start_walk()
+    rig.check.cancel_walk()
+    assert rig.service.engine.command("start_session").result(5)["key"]

@@ -276,3 +276,50 @@ def test_no_secret_in_any_page_or_answer(app, client, rig):
         for secret in secrets:
             assert secret not in text, f"{url} shows a secret"
     assert all(answers[url].status_code == 200 for url in [*PAGES, f"/history/{sid}"])
+
+
+def test_parallel_wrong_pins_cannot_outrun_the_lockout(app):
+    """Guesses sent at once from many tablets: the check and its count are one step."""
+    import threading as _threading
+    throttle = app.extensions["stairrig"].throttle
+    codes, barrier = [], _threading.Barrier(16)
+
+    def guess():
+        c = app.test_client()
+        barrier.wait()
+        codes.append(login(c, "11111111").status_code)
+    threads = [_threading.Thread(target=guess) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert codes.count(401) == MAX_WRONG_PINS and codes.count(429) == 16 - MAX_WRONG_PINS
+    assert throttle.locked_until > 0
+
+
+@pytest.mark.parametrize("host, ok", [
+    ("127.0.0.1:8080", True), ("[::1]:8080", True), ("localhost", True), ("192.168.1.20", True),
+    ("evil.example:8080", False), ("stairrig.attacker.net", False),
+])
+def test_the_panel_answers_only_to_its_own_names(client, host, ok):
+    """DNS rebinding: a page on another site that re-points its own name at the rig is refused."""
+    response = client.get("/api/status", headers={"Host": host})
+    assert (response.status_code == 200) is ok
+    if not ok:
+        assert response.status_code == 400 and "allowed_hosts" in response.get_json()["error"]
+
+
+def test_a_name_in_allowed_hosts_is_answered(tmp_path):
+    r = Rig(make_config(str(tmp_path / "data"), allowed_hosts=["stairs.home.lan"]))
+    try:
+        c = create_app(r.service.config, r.service).test_client()
+        assert c.get("/api/status", headers={"Host": "stairs.home.lan:8080"}).status_code == 200
+        assert c.get("/api/status", headers={"Host": "other.home.lan"}).status_code == 400
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize("body", [{"pin": "\ud800"}, {"pin": "47\udfff11"}])
+def test_a_pin_that_is_no_text_is_a_400(client, body):
+    response = send(client, "POST", "/api/login", body)
+    assert response.status_code == 400 and "not valid text" in response.get_json()["error"]

@@ -23,9 +23,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import ipaddress
 import logging
 import os
 import secrets
+import socket
 import threading
 import time
 from typing import Callable
@@ -101,23 +103,24 @@ class LoginThrottle:
         self.wrong_in_a_row = 0
         self.locked_until = 0.0
 
-    def check(self) -> None:
+    def attempt(self, given: str, wanted: str) -> None:
+        """Check a PIN, refusing while locked; the check and its count are one step under the
+        lock, so guesses sent in parallel cannot all pass before the lockout is recorded."""
+        # digests of equal length: the comparison tells nothing, not even the PIN's length
+        given_d, wanted_d = (hashlib.sha256(p.encode()).digest() for p in (given, wanted))
         with self._lock:
             left = self.locked_until - self.clock()
-        if left > 0:
-            raise AccessDenied(f"too many wrong PINs: try again in {int(left) + 1} s", 429, retry_after_s=left)
-
-    def wrong(self) -> None:
-        with self._lock:
+            if left > 0:
+                raise AccessDenied(f"too many wrong PINs: try again in {int(left) + 1} s", 429, retry_after_s=left)
+            if hmac.compare_digest(given_d, wanted_d):
+                self.wrong_in_a_row = 0
+                self.locked_until = 0.0
+                return
             self.wrong_in_a_row += 1
             if self.wrong_in_a_row >= MAX_WRONG_PINS:
                 self.locked_until = self.clock() + LOCKOUT_S
                 log.warning("%d wrong panel PINs in a row: logins refused for %.0f s", self.wrong_in_a_row, LOCKOUT_S)
-
-    def right(self) -> None:
-        with self._lock:
-            self.wrong_in_a_row = 0
-            self.locked_until = 0.0
+        raise AccessDenied("wrong PIN", 401)
 
 
 def _pin() -> str | None:
@@ -157,13 +160,7 @@ def login(pin_given: str) -> None:
         raise AccessDenied("no PIN is configured, so there is nothing to unlock: set [web] pin in the "
                            "configuration file and restart the service", 403)
     throttle: LoginThrottle = current_app.extensions["stairrig"].throttle
-    throttle.check()
-    # digests of equal length: the comparison tells nothing, not even the PIN's length
-    given, wanted = (hashlib.sha256(p.encode()).digest() for p in (pin_given, pin))
-    if not hmac.compare_digest(given, wanted):
-        throttle.wrong()
-        raise AccessDenied("wrong PIN", 401)
-    throttle.right()
+    throttle.attempt(pin_given, pin)
     session["auth"] = {"at": wall_clock(), "pin": _pin_tag(pin)}
 
 
@@ -205,6 +202,32 @@ def _same_origin(origin: str) -> bool:
     return origin.rstrip("/").lower() == request.host_url.rstrip("/").lower()
 
 
+def _allowed_host(host: str) -> bool:
+    """An IP address, localhost, this machine's name (bare or .local), the configured host, or a
+    name in ``[web] allowed_hosts``: any other Host header is a page on another site that
+    re-pointed its own name at the rig (DNS rebinding), which the origin check cannot see."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]").rstrip(".").lower()
+    if not name:
+        return False
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        pass
+    machine = socket.gethostname().lower()
+    web = current_app.extensions["stairrig"].config.web
+    allowed = {"localhost", machine, machine + ".local", web.host.lower(), *(h.lower() for h in web.allowed_hosts)}
+    return name in allowed
+
+
+def check_host() -> None:
+    host = request.host or ""
+    if not _allowed_host(host):
+        raise AccessDenied(f"this panel does not answer to the name {host[:80]!r}: open it by the rig's address, "
+                           "or add the name to [web] allowed_hosts", 400)
+
+
 def check_csrf() -> None:
     """Refuse a state-changing request from another origin or without this session's token."""
     if request.method not in UNSAFE_METHODS:
@@ -241,5 +264,6 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SECURE=False,        # the panel is plain HTTP on the local network
     )
     app.extensions["stairrig"].throttle = LoginThrottle()
+    app.before_request(check_host)
     app.before_request(check_csrf)
     app.register_error_handler(AccessDenied, _denied)

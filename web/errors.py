@@ -124,6 +124,10 @@ def field_str(data: dict, name: str, *, max_len: int = 200) -> str:
         raise BadInput(f"{name} must be a string, not {_kind(value)}")
     if len(value) > max_len:
         raise BadInput(f"{name} is longer than {max_len} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:   # a lone surrogate ("\ud800" in the JSON): no text can hold it
+        raise BadInput(f"{name} is not valid text") from None
     return value
 
 
