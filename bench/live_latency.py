@@ -29,7 +29,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=150)
     args = ap.parse_args()
     config = load_config(example_config_path())
-    config = replace(config, data_dir=tempfile.mkdtemp(prefix="stairrig-bench-"))
+    # the detection path alone: no panel (bench/panel_latency.py measures that one)
+    config = replace(config, data_dir=tempfile.mkdtemp(prefix="stairrig-bench-"),
+                     web=replace(config.web, enabled=False))
     rig = SimulatedRig(config, speed=1.0)
     service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="bench")
     left = {}

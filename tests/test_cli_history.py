@@ -17,7 +17,7 @@ def run(*args, timeout=180):
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     d = tmp_path_factory.mktemp("data")
-    done = run("demo", "--duration", "60", "--speed", "20", "--data-dir", str(d), "--seed", "3")
+    done = run("demo", "--duration", "60", "--speed", "20", "--data-dir", str(d), "--seed", "3", "--port", "0")
     assert done.returncode == 0, done.stderr
     return d
 

@@ -106,7 +106,7 @@ def test_the_service_is_ready_then_fed_only_while_its_threads_live(notify_socket
 def test_status_is_readable_by_everyone(tmp_path):
     """The service writes its status 0644 (no health data in it), in /run/stairrig under systemd."""
     (tmp_path / "run").mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "rig", "demo", "--duration", "600", "--data-dir", str(tmp_path)],
+    proc = subprocess.Popen([sys.executable, "-m", "rig", "demo", "--duration", "600", "--data-dir", str(tmp_path), "--port", "0"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "RUNTIME_DIRECTORY": str(tmp_path / "run")})
     try:
@@ -123,7 +123,7 @@ def test_status_is_readable_by_everyone(tmp_path):
 
 def test_status_of_a_running_and_a_stopped_service(tmp_path):
     data = tmp_path / "data"
-    proc = subprocess.Popen([sys.executable, "-m", "rig", "demo", "--duration", "600", "--data-dir", str(data)],
+    proc = subprocess.Popen([sys.executable, "-m", "rig", "demo", "--duration", "600", "--data-dir", str(data), "--port", "0"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60

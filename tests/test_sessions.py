@@ -126,7 +126,7 @@ def test_wall_clock_comes_from_the_start_and_durations_from_the_monotonic_clock(
 def test_kill_9_mid_session_loses_at_most_2_s_and_the_next_start_recovers_it(tmp_path):
     """A real process: the demo in real time, killed with SIGKILL mid-session."""
     data = tmp_path / "data"
-    cmd = [sys.executable, "-m", "rig", "demo", "--duration", "600", "--data-dir", str(data), "--seed", "5"]
+    cmd = [sys.executable, "-m", "rig", "demo", "--duration", "600", "--data-dir", str(data), "--seed", "5", "--port", "0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = data / "history.sqlite3"
     try:
@@ -154,7 +154,7 @@ def test_kill_9_mid_session_loses_at_most_2_s_and_the_next_start_recovers_it(tmp
     age_at_kill = killed_wall - dt.datetime.fromisoformat(started_at).timestamp()
     # the next start closes it from its trace
     done = subprocess.run([sys.executable, "-m", "rig", "demo", "--duration", "1", "--speed", "10",
-                           "--data-dir", str(data)], capture_output=True, text=True, timeout=120)
+                           "--data-dir", str(data), "--port", "0"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert f"session {last[0]} was left open" in done.stderr
     shown = subprocess.run([sys.executable, "-m", "rig", "sessions", "show", str(last[0]), "--json",
