@@ -25,6 +25,15 @@ SPI0_PINS = {"clock": 11, "mosi": 10, "miso": 9}
 SPI0_SELECT = {0: 8, 1: 7}
 
 
+class BoundedMockPin(MockPin):
+    """A MockPin that keeps its last 64 states: MockPin keeps every one, and the mock
+    MCP3008's bit-banged SPI makes thousands a second, so a long real-time demo would grow."""
+
+    def clear_states(self):
+        super().clear_states()
+        self.states = deque(self.states, maxlen=64)
+
+
 class VirtualMockPin(MockPin):
     """A MockPin whose edges carry the factory's (virtual) ticks."""
 
@@ -96,7 +105,7 @@ class SimulatedRig:
         self.config = config
         if speed == 1.0:
             # real time: plain MockFactory, whose pins stamp edges with the real clock
-            self.factory = MockFactory()
+            self.factory = MockFactory(pin_class=BoundedMockPin)
             self.clock = PinFactoryClock(self.factory)
             self.virtual = None
         else:
