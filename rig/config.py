@@ -137,7 +137,7 @@ class MqttConfig:
     password_env: str | None = None
     """The name of an environment variable holding the password (never the password itself)."""
     client_id: str | None = None
-    """None: ``stairrig-<rig id>``."""
+    """None: ``stairrig-<device id>_<rig id>`` (unique per Pi and rig)."""
     base_topic: str | None = None
     """None: ``stairrig/<rig id>``."""
     discovery_prefix: str = "homeassistant"

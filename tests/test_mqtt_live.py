@@ -184,7 +184,8 @@ def test_bad_payloads_on_every_command_are_reported_and_change_nothing(mqtt_brok
             if command == "athlete" and payload in (b"-5", b"true", b"null"):
                 continue     # could be a name one day; tested for errors below anyway
             collector.publish(f"{b}/{command}/set", payload)
-            sent += 1
+            if payload:          # an empty message only clears a retained command: no command, no error
+                sent += 1
     collector.publish(f"{b}/self_destruct/set", "now")     # no such command
     sent += 1
     errors = collector.wait_until(lambda ms: (lambda e: e if len(e) >= sent else None)(
@@ -217,6 +218,12 @@ def test_a_retained_command_is_ignored_with_a_warning(mqtt_broker, mqtt_rig, col
         state = state_of(collector, "retained", lambda s: True)
         assert state["session"]["active"] is False and service.sessions.current is None
         assert any("retained command" in r.getMessage() for r in caplog.records)
+        # clearing it, as the error advises, is no command and no error
+        errors_before = len(errors_of(collector, "retained"))
+        collector.publish(f"{b}/session/set", b"", retain=True)
+        collector.publish(f"{b}/session/set", "nonsense")            # a marker: its error comes after
+        collector.wait_for(lambda m: m.topic == f"{b}/error" and b"nonsense" in m.payload)
+        assert len(errors_of(collector, "retained")) == errors_before + 1
     finally:
         collector.publish(f"{b}/session/set", b"", retain=True)       # clear it
 
@@ -267,6 +274,13 @@ def test_purge_removes_the_rig_from_home_assistant(mqtt_broker, mqtt_rig, collec
     collector.publish(f"{b}/session/set", "start")
     collector.wait_for(lambda m: m.topic == f"{b}/event" and m.json()["event_type"] == "session_started")
     assert service.healthy()
+    # and the publisher sleeps: with nothing it may send, it must not build the state over and over
+    client = service.mqtt
+    built = []
+    real = client._current_state
+    client._current_state = lambda: built.append(1) or real()
+    threading.Event().wait(1.5)
+    assert len(built) < 20, f"the state was built {len(built)} times in 1.5 s after a purge"
 
 
 def test_a_missing_password_file_is_logged_and_the_rig_counts_on(mqtt_broker, mqtt_rig, tmp_path, caplog):

@@ -103,8 +103,10 @@ def test_a_broker_restart_mid_session_loses_no_event_and_keeps_their_order(resta
         got = first + events(after, base)
         told = truth.drain()
         seqs = [e["seq"] for e in got]
-        # in order; a repeat only where an acknowledgement was cut (QoS 1 is at least once; seq tells)
-        assert seqs == sorted(seqs)
+        # in order; a repeat only where an acknowledgement was cut (QoS 1 is at least once; seq tells):
+        # the repeated ones come again as a batch, so order is judged on first appearances
+        firsts = list(dict.fromkeys(seqs))
+        assert firsts == sorted(firsts)
         unique = {e["seq"]: e for e in got}
         assert list(unique) == list(range(1, expected + 1))                     # none missing
         assert [e["event_type"] for e in unique.values()] == [e["type"] for e in told]   # what the bus said

@@ -114,7 +114,8 @@ class MqttOutput:
         self.identity = device_identity(config, hardware)
         self.device_id = self.identity.device_id
         self.node_id = slug_id(f"{self.device_id}_{self.rig_id}")
-        self.client_id = self.config.client_id or f"stairrig-{self.rig_id}"
+        # unique per Pi and rig: two rigs left on the default rig id must not take turns on the broker
+        self.client_id = self.config.client_id or f"stairrig-{self.node_id}"
         self.connected = False
         self.broken: str | None = None        # why MQTT is off (a TLS file that cannot be used...)
         self._events = EventQueue(self.config.queue_limit, EVENT_WINDOW)
@@ -511,6 +512,7 @@ class MqttOutput:
     def _publish_state(self, doc: dict) -> None:
         """Publish the state (QoS 0, retained); the caller holds ``_state_lock``."""
         if self._purged:
+            self._throttle.clear()    # nothing goes out after a purge: nothing is pending either
             return
         self._publish(self.topics.state, encode(doc), qos=0, retain=True)
         self._sent_state = doc
@@ -553,7 +555,10 @@ class MqttOutput:
         return key != self._diag_key
 
     def _publish_diagnostics(self, now: float) -> None:
-        if self._purged:
+        if self._purged:              # as if sent: the publisher must not wake for it again and again
+            self._diag_sent = now
+            snapshot = self._snapshot
+            self._diag_key = (tuple(snapshot.get("stuck_channels", ())) if snapshot else (), self._events.dropped)
             return
         if self._snapshot is None or now - self._diag_sent >= 1.0:
             self._snapshot = self.service.live.snapshot()

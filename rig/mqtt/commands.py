@@ -148,6 +148,7 @@ class CommandWorker:
         self.done = 0
         self.failed = 0
         self._queue: queue.Queue = queue.Queue(QUEUE_SIZE)
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
@@ -158,6 +159,12 @@ class CommandWorker:
 
     def submit(self, name: str, payload: bytes, retained: bool) -> None:
         """From paho's thread: never blocks."""
+        if not payload:
+            return   # an empty message clears a retained command (as the error below advises): no command
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            self._reject(name, payload[:MAX_PAYLOAD_BYTES],
+                         f"the payload is too long ({len(payload)} bytes; at most {MAX_PAYLOAD_BYTES})")
+            return
         if retained:
             self._reject(name, payload, "a retained command is ignored (commands are never retained; clear it "
                                         "with an empty retained message)")
@@ -168,6 +175,13 @@ class CommandWorker:
             self._reject(name, payload, "too many commands at once; this one was dropped")
 
     def close(self, timeout: float = 5.0) -> None:
+        """Stop: the commands still queued are dropped (the service is stopping)."""
+        self._stop.set()
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
         if self._thread.is_alive():
             try:
                 self._queue.put(None, timeout=timeout)
@@ -186,7 +200,7 @@ class CommandWorker:
     def _run(self) -> None:
         while True:
             item = self._queue.get()
-            if item is None:
+            if item is None or self._stop.is_set():
                 return
             name, payload = item
             try:
