@@ -22,6 +22,7 @@ from dataclasses import replace
 from rig.config import example_config_path, load_config
 from rig.service import Service
 from rig.sim.mockrig import SimulatedRig
+from stepping import walk  # bench/stepping.py (this folder is on sys.path)
 
 
 def main() -> None:
@@ -46,23 +47,7 @@ def main() -> None:
     rig.set_sample("rail.left.touch", 1)
     rig.set_sample("rail.left.force", 0.6)
     pause = threading.Event()
-    edges = {}
-    treads = config.layout.treads
-    previous = None
-    # up and down the flight, never the same tread twice in a row
-    cycle = list(range(1, treads + 1)) + list(range(treads - 1, 1, -1))
-    for k in range(1, args.steps + 1):
-        tread = cycle[(k - 1) % len(cycle)]
-        edges[k] = time.monotonic()
-        rig.set_sample(f"tread.{tread}.back", 1)
-        pause.wait(0.03)
-        rig.set_sample(f"tread.{tread}.front", 1)
-        pause.wait(0.17)
-        if previous is not None:
-            rig.set_sample(f"tread.{previous}.back", 0)
-            rig.set_sample(f"tread.{previous}.front", 0)
-        previous = tread
-        pause.wait(0.15)  # a released tread stays free longer than the 60 ms bridging
+    edges = walk(rig, config.layout.treads, args.steps)
     pause.wait(0.5)
     service.stop()
     rig.close()

@@ -38,6 +38,7 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from rig.config import MqttConfig, WebConfig, example_config_path, load_config  # noqa: E402
 from rig.service import Service  # noqa: E402
 from rig.sim.mockrig import SimulatedRig  # noqa: E402
+from stepping import walk  # bench/stepping.py (this folder is on sys.path)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -141,22 +142,7 @@ def main() -> None:
     pause.wait(1.0)      # past the announcement and the first tick's drill
     rig.set_sample("rail.left.touch", 1)
     rig.set_sample("rail.left.force", 0.6)
-    edges = {}
-    treads = config.layout.treads
-    previous = None
-    cycle = list(range(1, treads + 1)) + list(range(treads - 1, 1, -1))
-    for k in range(1, args.steps + 1):
-        tread = cycle[(k - 1) % len(cycle)]
-        edges[k] = time.monotonic()
-        rig.set_sample(f"tread.{tread}.back", 1)
-        pause.wait(0.03)
-        rig.set_sample(f"tread.{tread}.front", 1)
-        pause.wait(0.17)
-        if previous is not None:
-            rig.set_sample(f"tread.{previous}.back", 0)
-            rig.set_sample(f"tread.{previous}.front", 0)
-        previous = tread
-        pause.wait(0.15)  # a released tread stays free longer than the 60 ms bridging
+    edges = walk(rig, config.layout.treads, args.steps)
     pause.wait(0.5)
     published = messages[0]
     service.stop()

@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from rig.config import WebConfig, example_config_path, load_config  # noqa: E402
 from rig.service import Service  # noqa: E402
 from rig.sim.mockrig import SimulatedRig  # noqa: E402
+from stepping import walk  # bench/stepping.py (this folder is on sys.path)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -105,21 +106,7 @@ def main(argv=None) -> int:
             page.evaluate(PROBE)
             rig.set_sample("rail.left.touch", 1)
             rig.set_sample("rail.left.force", 0.6)
-            treads = config.layout.treads
-            cycle = list(range(1, treads + 1)) + list(range(treads - 1, 1, -1))   # up and down, never twice
-            previous = None
-            for k in range(1, args.steps + 1):
-                tread = cycle[(k - 1) % len(cycle)]
-                edges[k] = time.time()
-                rig.set_sample(f"tread.{tread}.back", 1)
-                pause.wait(0.03)
-                rig.set_sample(f"tread.{tread}.front", 1)
-                pause.wait(0.17)
-                if previous is not None:
-                    rig.set_sample(f"tread.{previous}.back", 0)
-                    rig.set_sample(f"tread.{previous}.front", 0)
-                previous = tread
-                pause.wait(max(0.0, args.period - 0.2))
+            edges = walk(rig, config.layout.treads, args.steps, period_s=args.period, clock=time.time)
             pause.wait(1.0)
             lat = page.evaluate("window.__lat")
             browser.close()

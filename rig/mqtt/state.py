@@ -58,9 +58,11 @@ def state_document(snapshot: dict) -> dict:
 
 
 def prompt_part(doc: dict) -> dict:
-    """The document without its slow figures: a change here goes out at once (a grip too:
-    an automation may act on it)."""
-    return {**doc, "session": {k: v for k, v in doc["session"].items() if k not in SLOW_SESSION_KEYS}}
+    """The document without its slow figures: a change here goes out at once. A rail's grip is
+    slow: hands move on the rails with every step, and a grip sent at once would hold the next
+    step back for the rest of the quarter second."""
+    return {**doc, "rails": None,
+            "session": {k: v for k, v in doc["session"].items() if k not in SLOW_SESSION_KEYS}}
 
 
 def diagnostics_document(snapshot: dict, *, queued: int, dropped: int) -> dict:
