@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_simulate)
 
     d = sub.add_parser("demo", help="a simulated athlete on a simulated rig, through the whole service")
-    d.add_argument("--duration", type=_DURATION, default=120.0, help="simulated seconds (default 120)")
+    d.add_argument("--duration", type=_DURATION, default=600.0, help="simulated seconds (default 600: ten minutes to watch the panel)")
     d.add_argument("--speed", type=_SPEED, default=1.0, help="faster than real time, e.g. 5 (default 1)")
     d.add_argument("--data-dir", help="where its traces, history and status go (default: a new temporary folder)")
     d.add_argument("--seed", type=int, default=1)
