@@ -117,6 +117,9 @@ class Service:
         except Exception:
             self._close_outputs()
             self.sensors.close()
+            for output in (self.recorder, self.session_traces):
+                if output is not None:
+                    output.close()
             if self.store is not None:
                 self.store.close()
             raise
