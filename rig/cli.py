@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -44,7 +45,7 @@ _WEIGHT = _number(20.0, 300.0, "a body weight in kg")
 
 
 def _PORT(text: str) -> int:
-    if not text.isdigit() or int(text) > 65535:
+    if not re.fullmatch(r"[0-9]{1,5}", text) or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"a port is a whole number from 0 to 65535, not {text!r}")
     return int(text)
 
@@ -147,15 +148,21 @@ def _run_until_stopped(service, duration_s: float | None, clock) -> bool:
     return service.engine.error is None
 
 
-def _network_options(config, args, *, demo: bool):
-    """MQTT from STAIRRIG_MQTT_URL, then ``--mqtt`` (which wins); the demo's panel on 127.0.0.1."""
+def _config_with_network(args, *, demo: bool):
+    """The configuration file, with MQTT from STAIRRIG_MQTT_URL, then ``--mqtt`` (which wins), and
+    the demo's panel on 127.0.0.1; a bad URL ends the command with exit status 2."""
     from dataclasses import replace
 
-
+    from rig.config import ConfigError
     from rig.mqtt.url import apply_mqtt_url, mqtt_url_from_env
-    config = mqtt_url_from_env(config, os.environ)
-    if args.mqtt:
-        config = apply_mqtt_url(config, args.mqtt, "--mqtt")
+    config = _load_config(args.config)
+    try:
+        config = mqtt_url_from_env(config, os.environ)
+        if args.mqtt:
+            config = apply_mqtt_url(config, args.mqtt, "--mqtt")
+    except ConfigError as exc:
+        print(f"stairrig {'demo' if demo else 'run'}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     if demo:
         web = replace(config.web, host="127.0.0.1")
         if args.port is not None:
@@ -183,13 +190,7 @@ def cmd_demo(args) -> int:
     from rig.sim import simulate
     from rig.sim.mockrig import RigDriver, SimulatedRig
 
-    from rig.config import ConfigError
-    config = _load_config(args.config)
-    try:
-        config = _network_options(config, args, demo=True)
-    except ConfigError as exc:
-        print(f"stairrig demo: {exc}", file=sys.stderr)
-        return 2
+    config = _config_with_network(args, demo=True)
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="stairrig-demo-")
     config = replace(config, data_dir=os.path.abspath(data_dir))
     # show a stall and a grab early in any demo, then now and then
@@ -254,13 +255,7 @@ def cmd_run(args) -> int:
     from rig.hardware.sensors import SensorError
     from rig.service import Service
 
-    from rig.config import ConfigError
-    config = _load_config(args.config)
-    try:
-        config = _network_options(config, args, demo=False)
-    except ConfigError as exc:
-        print(f"stairrig run: {exc}", file=sys.stderr)
-        return 2
+    config = _config_with_network(args, demo=False)
     stop = threading.Event()
     _stop_on_signals(stop)
     try:

@@ -7,7 +7,6 @@ FILE`` (its ``data_dir``); without either, ``$STAIRRIG_DATA_DIR`` or
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil

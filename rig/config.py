@@ -385,17 +385,19 @@ def _check_resources(file: str, wiring: dict[str, DigitalWiring | AnalogWiring],
         reserved = {**SPI0_BUS_PINS, **{pin: f"CE{dev}" + (" (claimed by the SPI driver)" if dev != adc.spi_device else "")
                                         for dev, pin in SPI0_CHIP_SELECT_PINS.items()}}
     pins: dict[int, str] = {}
+
+    def claim(where: str, pin: int, owner: str, needs: str) -> None:
+        if pin in reserved:
+            raise ConfigError(f"{file}: {where}: pin {pin} is used by the MCP3008's SPI bus "
+                              f"({reserved[pin]}); choose another pin")
+        if pin in pins:
+            raise ConfigError(f'{file}: {where}: pin {pin} is already used by "{pins[pin]}"; {needs}')
+        pins[pin] = owner
+
     adc_channels: dict[int, str] = {}
     for channel, wire in wiring.items():
         if isinstance(wire, DigitalWiring):
-            where = _key("wiring", channel, "pin")
-            if wire.pin in reserved:
-                raise ConfigError(f"{file}: {where}: pin {wire.pin} is used by the MCP3008's SPI bus "
-                                  f"({reserved[wire.pin]}); choose another pin")
-            if wire.pin in pins:
-                raise ConfigError(f'{file}: {where}: pin {wire.pin} is already used by "{pins[wire.pin]}"; '
-                                  f"each channel needs its own pin")
-            pins[wire.pin] = channel
+            claim(_key("wiring", channel, "pin"), wire.pin, channel, "each channel needs its own pin")
         else:
             where = _key("wiring", channel, "adc_channel")
             if wire.adc_channel in adc_channels:
@@ -403,12 +405,7 @@ def _check_resources(file: str, wiring: dict[str, DigitalWiring | AnalogWiring],
                                   f'"{adc_channels[wire.adc_channel]}"; each force sensor needs its own channel')
             adc_channels[wire.adc_channel] = channel
     if buzzer is not None:
-        if buzzer.pin in reserved:
-            raise ConfigError(f"{file}: buzzer.pin: pin {buzzer.pin} is used by the MCP3008's SPI bus "
-                              f"({reserved[buzzer.pin]}); choose another pin")
-        if buzzer.pin in pins:
-            raise ConfigError(f'{file}: buzzer.pin: pin {buzzer.pin} is already used by "{pins[buzzer.pin]}"; '
-                              f"the buzzer needs its own pin")
+        claim("buzzer.pin", buzzer.pin, "buzzer", "the buzzer needs its own pin")
 
 
 def _read_detection(table: _Table) -> DetectionSettings:

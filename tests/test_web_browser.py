@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import queue
-import re
 import threading
 from pathlib import Path
 from urllib.parse import urlparse

@@ -23,7 +23,6 @@ the core could tell, for latency figures).
 from __future__ import annotations
 
 import heapq
-import math
 from collections import deque
 from typing import Callable
 
