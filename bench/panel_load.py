@@ -91,7 +91,7 @@ def main() -> None:
                      web=replace(config.web, enabled=True, host="127.0.0.1", port=0, threads=threads))
     sim = simulate("demo", seed=1, noise="typical", layout=config.layout, weight_kg=config.athlete.weight_kg,
                    duration_s=600.0)
-    rig = SimulatedRig(config, speed=args.speed)
+    rig = SimulatedRig(config, speed=args.speed, virtual=True)
     service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="bench")
     driver = RigDriver(rig, sim.samples, service.stop_event)
     stop = threading.Event()

@@ -49,8 +49,11 @@ class Service:
         self.config = config
         self.stop_event = stop or threading.Event()
         self.notifier = notifier or Notifier()
+        self.mock_rig = None          # the sensors' mock wires, when the pin factory is the mock Pi
+        self.mock_control = None
         if pin_factory is None:
             pin_factory = load_pin_factory(config.pin_factory)
+            self._attach_mock_rig(config, pin_factory)
         self.pin_factory = pin_factory
         self.clock = clock or PinFactoryClock(pin_factory)
         self.bus = EventBus()
@@ -123,6 +126,29 @@ class Service:
             if self.store is not None:
                 self.store.close()
             raise
+
+    def _attach_mock_rig(self, config: RigConfig, pin_factory) -> None:
+        """On mock pins (``GPIOZERO_PIN_FACTORY=mock``): unloaded load cells read their zero, and
+        ``STAIRRIG_MOCK_SOCKET`` lets another process drive the sensors (rig/sim/mockcontrol.py)."""
+        from rig.hardware.mockpi import RigMockFactory
+        if not isinstance(pin_factory, RigMockFactory):
+            return
+        from rig.sim.mockrig import SimulatedRig
+        log.warning("mock pins: no hardware is read (GPIOZERO_PIN_FACTORY=mock)")
+        self.mock_rig = SimulatedRig(config, factory=pin_factory)
+
+    def _start_mock_control(self) -> None:
+        from rig.sim.mockcontrol import ENV_VAR, MockRigControl
+        path = os.environ.get(ENV_VAR)
+        if self.mock_rig is None or not path:
+            return
+        try:
+            self.mock_control = MockRigControl(self.mock_rig, path)
+        except OSError as exc:
+            log.error("mock pins: cannot bind the socket %s (%s); nothing drives the pins",
+                      path, exc.strerror or exc)
+            return
+        self.mock_control.start()
 
     def _open_outputs(self, config: RigConfig, pin_factory) -> None:
         """The buzzer, the MQTT client and the panel, as the configuration asks."""
@@ -201,6 +227,7 @@ class Service:
         for t, channel, value in self.sensors.initial_samples(now):
             self.engine.sink(t, channel, value)
         self.sensors.start()
+        self._start_mock_control()
         if self.mqtt is not None:
             self.mqtt.start()
         if self.panel is not None:
@@ -224,6 +251,8 @@ class Service:
         sampler = self.sensors.sampler
         if sampler is not None and sampler.thread.is_alive():
             sampler.thread.join(2.0)
+        if self.mock_control is not None:
+            self.mock_control.close()
         self.sensors.close()             # no pin callback after this
         self.engine.close()
         self.bus.close()
@@ -239,4 +268,6 @@ class Service:
             self.buzzer.close()
         if self.store is not None:
             self.store.close()
-        return self.engine.final_summary
+        summary = self.engine.final_summary
+        log.info("stairrig stopped%s", f" ({summary['steps']} steps counted)" if summary else "")
+        return summary

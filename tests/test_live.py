@@ -1,7 +1,7 @@
 """The live path on gpiozero's MockFactory: pin edges in, step events out.
 
-Only the hardware is mocked (MockFactory pins, a mock MCP3008 on the mock
-SPI bus); the engine, bus, detector and recorder are the real ones. Waits
+Only the hardware is mocked (the mock Pi's pins and the mock MCP3008 on its
+hardware SPI); the engine, bus, detector and recorder are the real ones. Waits
 have generous upper bounds so that a broken path fails instead of hanging;
 nothing here asserts how fast anything is (that is bench/'s job).
 """
@@ -12,12 +12,12 @@ import threading
 
 import pytest
 from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
 
 from rig.layout import RigLayout
 from rig.replay import replay
 from rig.service import Service
-from rig.sim.mockrig import MockMCP3008, RigDriver, SimulatedRig
+from rig.hardware.mockpi import RigMockFactory
+from rig.sim.mockrig import RigDriver, SimulatedRig
 from rig.trace import read_trace
 from tests.rigs import config_for
 from tests.truth import differences, shared_dir
@@ -28,7 +28,7 @@ WAIT_S = 10.0
 @pytest.fixture
 def mock_factory():
     save = Device.pin_factory
-    Device.pin_factory = MockFactory()
+    Device.pin_factory = RigMockFactory()
     try:
         yield Device.pin_factory
     finally:
@@ -85,7 +85,7 @@ def test_pin_edges_become_step_events(mock_factory, tmp_path):
 def test_force_channels_through_the_mcp3008(mock_factory, tmp_path):
     layout = RigLayout(treads=2, rails={"left": ("force",)})
     config = config_for(layout, str(tmp_path))
-    adc = MockMCP3008(0, pin_factory=mock_factory)
+    adc = mock_factory.mcp3008(0, 0)
     wire = config.wiring["rail.left.force"]
     adc.values[wire.adc_channel] = wire.zero_offset
     service = Service(config, pin_factory=mock_factory)
@@ -101,7 +101,6 @@ def test_force_channels_through_the_mcp3008(mock_factory, tmp_path):
         assert events.next("grip")["grip"] == "firm"
     finally:
         service.stop()
-        adc.close()
 
 
 def test_recorded_trace_replays_to_the_live_summary(mock_factory, tmp_path):

@@ -12,6 +12,7 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
 from rig.config import example_config_path, load_config
+from rig.hardware.mockpi import RigMockFactory
 from rig.layout import RigLayout
 from rig.service import Service
 from rig.systemd_notify import Notifier
@@ -71,11 +72,9 @@ def test_abstract_socket_names(notify_socket):
 def test_the_service_is_ready_then_fed_only_while_its_threads_live(notify_socket, tmp_path):
     path, sock = notify_socket
     save = Device.pin_factory
-    Device.pin_factory = factory = MockFactory()
+    Device.pin_factory = factory = RigMockFactory()
     try:
         config = config_for(RigLayout(treads=2, rails={"left": ("force",)}), str(tmp_path))
-        from rig.sim.mockrig import MockMCP3008
-        adc = MockMCP3008(0, pin_factory=factory)
         notifier = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "300000"})
         service = Service(config, pin_factory=factory, notifier=notifier)
         service.start()
@@ -96,7 +95,6 @@ def test_the_service_is_ready_then_fed_only_while_its_threads_live(notify_socket
         service.stop()
         sock.settimeout(5)
         assert received(sock, "STOPPING=1")
-        adc.close()
     finally:
         factory.reset()
         Device.pin_factory = save

@@ -3,6 +3,11 @@
 ``GPIOZERO_PIN_FACTORY`` (gpiozero's own variable, e.g. ``mock``) wins over the
 configuration's ``[service] pin_factory``; with neither, gpiozero's default
 order (lgpio first, which works on every Pi from the 3 to the 5).
+
+``mock`` gives stairrig's own mock Pi (``rig.hardware.mockpi.RigMockFactory``):
+gpiozero's MockFactory with pins that keep only their last states and the
+MCP3008 on hardware SPI, so that a service left running on mock pins keeps
+its memory and its CPU.
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ def load_pin_factory(configured: str | None):
         except Exception as exc:
             raise PinFactoryError(f"no GPIO library could be loaded ({exc}); {HINTS['lgpio']}") from exc
         return Device.pin_factory
+    if name == "mock":
+        from rig.hardware.mockpi import RigMockFactory
+        factory = RigMockFactory()
+        Device.pin_factory = factory
+        return factory
     found = [ep for ep in entry_points(group="gpiozero_pin_factories") if ep.name == name]
     if not found:
         known = sorted(ep.name for ep in entry_points(group="gpiozero_pin_factories"))
