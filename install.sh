@@ -141,10 +141,46 @@ group_exists() {
 }
 have_systemctl() { [ "$CMDS" = 0 ] || command -v systemctl >/dev/null; }
 
-# The hash of what pip installs from this checkout.
+# What pip installs from: the whole checkout, as one sorted list of paths
+# relative to $SRC, read once into SOURCES; the same list is hashed (the stamp)
+# and copied for pip, so the stamp covers exactly what gets built. In a git
+# checkout: every file git tracks, and new files it does not ignore. From a
+# tarball (no .git): every file but hidden folders (version control, caches,
+# .venv), virtual environments, build artefacts and compiled Python.
+# pyproject.toml decides what of it is installed.
+SOURCES=()
+collect_sources() {
+  local list inside="" f
+  list=$(mktemp) || die "cannot create a temporary file"
+  if [ -e "$SRC/.git" ] && command -v git >/dev/null; then
+    # -c safe.directory: root may list a checkout that another user owns
+    git -c safe.directory="$SRC" -C "$SRC" ls-files -z --cached --others --exclude-standard > "$list" \
+      || { rm -f "$list"; die "cannot list the files of the checkout $SRC (git ls-files failed, above)"; }
+  else
+    # hidden folders (.git, .venv, .cache, .pytest_cache, ...) hold no package
+    (cd "$SRC" && find . -mindepth 1 \( -type d \( -name '.*' -o -name venv -o -name __pycache__ \
+        -o -name '*.egg-info' -o -path ./build -o -path ./dist \) \) -prune \
+        -o \( -type f -o -type l \) ! -name '*.py[co]' -printf '%P\0') \
+      > "$list" || { rm -f "$list"; die "cannot list the files under $SRC"; }
+  fi
+  # a --root inside the checkout is not part of it
+  case "$ROOT/" in "$SRC"/?*) inside=${ROOT#"$SRC"/}/ ;; esac
+  SOURCES=()
+  local project=0
+  while IFS= read -r -d '' f; do
+    if [ -n "$inside" ] && [[ "$f/" == "$inside"* ]]; then continue; fi
+    # a tracked file deleted in the working tree, or a submodule, is not a file to copy
+    if [ -f "$SRC/$f" ] || [ -L "$SRC/$f" ]; then SOURCES+=("$f"); fi
+    if [ "$f" = pyproject.toml ]; then project=1; fi
+  done < <(LC_ALL=C sort -z "$list")
+  rm -f "$list"
+  [ "$project" = 1 ] && [ -f "$SRC/pyproject.toml" ] \
+    || die "$SRC has no pyproject.toml: run install.sh from a stairrig checkout or its unpacked tarball"
+}
+
+# The hash of SOURCES: their names and contents.
 source_hash() {
-  (cd "$SRC" && find pyproject.toml README.md rig -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 \
-     | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+  (cd "$SRC" && printf '%s\0' "${SOURCES[@]}" | xargs -0 -r sha256sum -- | sha256sum | cut -d' ' -f1)
 }
 
 # -- install steps -------------------------------------------------------------
@@ -197,7 +233,7 @@ step_dirs() {
 step_program() {
   echo "program ($VENV)"
   local real=$CMDS
-  [ -n "$ROOT" ] && [ "${STAIRRIG_INSTALL_PIP:-0}" = 1 ] && real=1
+  [ -n "$ROOT" ] && [ "$FILES" = 1 ] && [ "${STAIRRIG_INSTALL_PIP:-0}" = 1 ] && real=1   # never in a dry run
   if [ "$real" = 0 ]; then
     [ -x "$ROOT$VENV/bin/python" ] && say "unchanged  $VENV/" \
       || echo "  would run: $PYTHON -m venv --system-site-packages $ROOT$VENV"
@@ -221,17 +257,18 @@ step_program() {
     "$PYTHON" -m venv --system-site-packages "$ROOT$VENV" || die "creating the venv $VENV failed"
   fi
   local hash
+  collect_sources
   hash=$(source_hash)
   if [ "$ACTION" != update ] && [ "$(cat "$ROOT$STAMP" 2>/dev/null)" = "$hash" ]; then
     say "unchanged  stairrig in $VENV (same sources)"
     return 1
   fi
-  # pip builds in the source folder (build/, *.egg-info): build from a copy so
-  # that the checkout gets no root-owned files.
+  # pip builds in the source folder (build/, *.egg-info): build from a copy of
+  # the checkout (SOURCES, the files just hashed) so that it gets no root-owned files.
   BUILD=$(mktemp -d)
-  cp -r "$SRC/pyproject.toml" "$SRC/README.md" "$SRC/rig" "$BUILD/"
-  find "$BUILD" -name __pycache__ -prune -exec rm -rf {} +
-  echo "  + $ROOT$VENV/bin/python -m pip install $SRC"
+  (cd "$SRC" && printf '%s\0' "${SOURCES[@]}" | xargs -0 -r cp -P --parents -t "$BUILD" --) \
+    || die "copying the checkout $SRC to $BUILD failed"
+  echo "  + $ROOT$VENV/bin/python -m pip install $SRC  (from a copy of its ${#SOURCES[@]} files)"
   "$ROOT$VENV/bin/python" -m pip install -q --disable-pip-version-check "$BUILD" \
     || die "installing stairrig into $VENV failed (see pip's message above); nothing was marked installed"
   rm -rf "$BUILD"; BUILD=""
