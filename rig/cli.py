@@ -13,16 +13,10 @@ import tempfile
 import threading
 
 from rig import __version__
+from rig import cli_history, cli_status
+from rig.cli_common import load_config_or_exit
 
 log = logging.getLogger("stairrig")
-
-
-def _load_config(path: str | None):
-    from rig.config import ConfigError, example_config_path, load_config
-    try:
-        return load_config(path or example_config_path())
-    except ConfigError as exc:
-        raise SystemExit(f"stairrig: {exc}") from None
 
 
 # -- argument types --------------------------------------------------------
@@ -38,6 +32,8 @@ def _number(low: float, high: float, what: str):
     parse.__name__ = what
     return parse
 
+
+MIN_FALL_DEMO_S = 60.0   # a demo with --fall: time to fall and come back
 
 _DURATION = _number(1.0, 86400.0, "a duration in seconds")
 _SPEED = _number(0.01, 1000.0, "a speed")
@@ -59,7 +55,7 @@ def cmd_replay(args) -> int:
     settings = None
     weight = args.weight_kg
     if args.config:
-        config = _load_config(args.config)
+        config = load_config_or_exit(args.config)
         settings = config.detection
     show_progress = not args.no_progress and sys.stderr.isatty()
 
@@ -93,7 +89,7 @@ def cmd_simulate(args) -> int:
         print(f"stairrig simulate: unknown scenario {args.scenario!r}; choose one of: "
               f"{', '.join(sorted(SCENARIOS))}", file=sys.stderr)
         return 1
-    layout = _load_config(args.config).layout if args.config else None
+    layout = load_config_or_exit(args.config).layout if args.config else None
     try:
         result = simulate(args.scenario, seed=args.seed, noise=args.noise, layout=layout,
                           weight_kg=args.weight_kg, duration_s=args.duration)
@@ -112,6 +108,17 @@ def cmd_simulate(args) -> int:
 
 
 # -- demo and run ---------------------------------------------------------
+def _alarm_line(event: dict) -> str | None:
+    """The fall alarm's lines that ``format_live_event`` does not give: a test alarm and "I'm OK"."""
+    t = f"{event['t']:8.2f} s"
+    if event["type"] == "fall_suspected" and event.get("test"):
+        return f"{t}  !!! TEST of the fall alarm, raised by {event.get('by')} (not a fall)"
+    if event["type"] == "fall_acknowledged":
+        what = "the test fall alarm" if event.get("test") else "the fall alarm"
+        return f"{t}  {what} ended: {event.get('by')} said \"I'm OK\" after {event.get('after_s', 0):.0f} s"
+    return None
+
+
 def _print_live(min_summary_gap_s: float = 10.0):
     from rig.report import format_live_event
     last = {"summary": -1e9}
@@ -121,7 +128,7 @@ def _print_live(min_summary_gap_s: float = 10.0):
             if event["t"] - last["summary"] < min_summary_gap_s or not event["summary"]["steps"]:
                 return
             last["summary"] = event["t"]
-        line = format_live_event(event)
+        line = _alarm_line(event) or format_live_event(event)
         if line:
             print(line, flush=True)
     return printer
@@ -155,7 +162,7 @@ def _config_with_network(args, *, demo: bool):
 
     from rig.config import ConfigError
     from rig.mqtt.url import apply_mqtt_url, mqtt_url_from_env
-    config = _load_config(args.config)
+    config = load_config_or_exit(args.config)
     try:
         config = mqtt_url_from_env(config, os.environ)
         if args.mqtt:
@@ -189,24 +196,30 @@ def cmd_demo(args) -> int:
     from rig.service import Service
     from rig.sim import simulate
     from rig.sim.mockrig import RigDriver, SimulatedRig
+    from rig.sim.scenarios import demo_fall_after_s
 
     config = _config_with_network(args, demo=True)
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="stairrig-demo-")
     config = replace(config, data_dir=os.path.abspath(data_dir))
+    if args.fall and args.duration < MIN_FALL_DEMO_S:
+        print(f"stairrig demo: --fall needs a demo of at least {MIN_FALL_DEMO_S:g} simulated seconds "
+              f"(--duration), time for the fall and for the athlete to come back", file=sys.stderr)
+        return 2
+    fall_after_s = demo_fall_after_s(args.duration) if args.fall else None
     # show a stall and a grab early in any demo, then now and then
     try:
         sim = simulate("demo", seed=args.seed, noise="typical", layout=config.layout,
                        weight_kg=config.athlete.weight_kg, duration_s=args.duration,
                        stall_every_s=min(120.0, max(30.0, 0.4 * args.duration)),
-                       grab_every_s=min(150.0, max(40.0, 0.6 * args.duration)))
-    except ValueError as exc:  # a rig the demo cannot script
+                       grab_every_s=min(150.0, max(40.0, 0.6 * args.duration)), fall_after_s=fall_after_s)
+    except ValueError as exc:  # a rig the demo cannot script, a demo too short for its fall
         print(f"stairrig demo: {exc}", file=sys.stderr)
         return 1
     stop = threading.Event()
     _stop_on_signals(stop)
     from rig.calibration import apply_calibration
     # the simulated load cells read what the saved calibration expects, as real ones would
-    rig = SimulatedRig(apply_calibration(config), speed=args.speed)
+    rig = SimulatedRig(apply_calibration(config), speed=args.speed, virtual=True)
     try:
         service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="sim", stop=stop)
     except (SensorError, OSError) as exc:
@@ -215,13 +228,17 @@ def cmd_demo(args) -> int:
         if isinstance(exc, OSError) and config.web.enabled:
             print(f"  (is port {config.web.port} taken? choose another with --port)", file=sys.stderr)
         return 1
-    service.subscribe("console", _print_live(), types={"step", "ascent", "descent", "grip", "grab",
-                                                       "stall", "fall_suspected", "summary"})
+    service.subscribe("console", _print_live(), types={"step", "ascent", "descent", "grip", "grab", "stall",
+                                                       "fall_suspected", "fall_acknowledged", "summary"})
     driver = RigDriver(rig, sim.samples, service.stop_event)
     athlete = service.sessions.athlete
     print(f"stairrig demo: a simulated athlete on a simulated rig ({describe_rig(config)}; "
           f"athlete {athlete.name}, {athlete.weight_kg:g} kg)")
     print(f"  speed x{args.speed:g}, {args.duration:g} s of simulated time; Ctrl-C stops")
+    fall_at_s = next((e["t"] for e in sim.events if e["type"] == "fall_suspected"), None)
+    if fall_at_s is not None:
+        print(f"  the athlete falls once, at {fall_at_s:.0f} s, and comes back a few seconds later; the alarm "
+              f"stays until someone presses \"I'm OK\" (on the panel or in Home Assistant)")
     if service.recorder is not None:
         print(f"  recording the raw trace to {service.recorder.path}")
     _announce_outputs(service)
@@ -265,7 +282,8 @@ def cmd_run(args) -> int:
         return 1
     if service.panel is not None:
         log.info("the panel: %s", service.panel.url)
-    service.subscribe("console", _print_live(60.0), types={"grab", "stall", "fall_suspected", "summary"})
+    service.subscribe("console", _print_live(60.0), types={"grab", "stall", "fall_suspected", "fall_acknowledged",
+                                                           "summary"})
     try:
         service.start()
         healthy = _run_until_stopped(service, None, service.clock)
@@ -313,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--port", type=_PORT, help="the panel's port on 127.0.0.1 (default 8080; 0: any free port)")
     d.add_argument("--mqtt", metavar="URL", help="publish to this MQTT broker: mqtt://[user:pass@]host[:port] "
                                                  "or mqtts://... (overrides STAIRRIG_MQTT_URL and [mqtt])")
+    d.add_argument("--fall", action="store_true",
+                   help="the athlete falls once (both feet leave a middle tread: a suspected fall), on the first "
+                        "climb after 60 simulated seconds (after a third of a demo under 3 minutes; earlier in one "
+                        "too short to come back after it), and comes back a few seconds later; the alarm stays "
+                        "until someone presses \"I'm OK\" (the panel or Home Assistant). Needs --duration 60 or more")
     d.set_defaults(func=cmd_demo)
 
     u = sub.add_parser("run", help="run the rig on real GPIO pins")
@@ -321,10 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "or mqtts://... (overrides STAIRRIG_MQTT_URL and [mqtt])")
     u.set_defaults(func=cmd_run)
 
-    from rig.cli_history import add_parsers
-    from rig.cli_status import add_parser as add_status_parser
-    add_parsers(sub, {"weight": _WEIGHT})
-    add_status_parser(sub)
+    cli_history.add_parsers(sub, {"weight": _WEIGHT})
+    cli_status.add_parser(sub)
 
     c = sub.add_parser("check-config", help="validate a configuration file")
     c.add_argument("file")

@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 
-DEFAULT_DATA_DIR = "/var/lib/stairrig"
+from rig.cli_common import data_dir_from_args
 
 
 def add_parsers(sub, number_types) -> None:
@@ -69,15 +69,6 @@ def add_parsers(sub, number_types) -> None:
         parser.set_defaults(func=main)
 
 
-def _data_dir(args) -> str:
-    if args.data_dir:
-        return os.path.abspath(args.data_dir)
-    if args.config:
-        from rig.cli import _load_config
-        return _load_config(args.config).data_dir
-    return os.environ.get("STAIRRIG_DATA_DIR", DEFAULT_DATA_DIR)
-
-
 def _fail(message: str) -> int:
     print(f"stairrig: {message}", file=sys.stderr)
     return 1
@@ -108,7 +99,7 @@ def _print(args, data, table) -> None:
 def main(args) -> int:
     from rig.history import HistoryStore, HistoryUnavailable, backup, restore
 
-    data_dir = _data_dir(args)
+    data_dir = data_dir_from_args(args)
     if args.command == "history" and args.action == "restore":
         try:
             restore(data_dir, args.file, force=args.force)

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from rig.cli_common import data_dir_from_args
 from rig.outputs.status import status_path
 
 RUNTIME_STATUS = "/run/stairrig/status.json"   # where the systemd unit's service writes it
@@ -60,9 +61,8 @@ def _status_data_dir(path: str) -> str | None:
 
 
 def main(args) -> int:
-    from rig.cli_history import _data_dir
     explicit = args.data_dir or args.config
-    data_dir = _data_dir(args)
+    data_dir = data_dir_from_args(args)
     path = status_path(data_dir)
     if os.path.exists(RUNTIME_STATUS) and (not explicit or _status_data_dir(RUNTIME_STATUS) == data_dir):
         path = RUNTIME_STATUS   # the installed service's, under systemd

@@ -2,8 +2,9 @@
 
 Every command checks its arguments and raises :class:`CommandError` with a
 sentence for people when they are wrong (an unknown athlete, a grip that
-does not exist, no fall to acknowledge). Nothing here trusts its caller: the
-MQTT client and the HTTP API hand over what came off the network.
+does not exist, no fall to acknowledge, a test alarm while an alarm is on).
+Nothing here trusts its caller: the MQTT client and the HTTP API hand over
+what came off the network.
 
 Session commands run in the engine thread (``Engine.command``), in order
 with the samples; this waits for them (a couple of seconds at most).
@@ -68,6 +69,14 @@ class Commands:
     def acknowledge_fall(self, by: str) -> dict:
         """"I'm OK": end the fall alarm; records a ``fall_acknowledged`` event."""
         return self._run("acknowledge_fall", by=str(by)[:40])
+
+    def test_fall_alarm(self, by: str) -> dict:
+        """Raise a test fall alarm (buzzer, panel overlay, Home Assistant), ended by "I'm OK" like a
+        real one; returns its ``fall_suspected`` event (``"test": True``). Refused while an alarm is on
+        and during a walk test. It never counts as a fall."""
+        if not isinstance(by, str) or not by.strip():
+            raise CommandError("say who raises the test fall alarm (a name, or where from: panel, mqtt)")
+        return self._run("test_fall_alarm", by=" ".join(by.split())[:40])
 
     # -- athlete and drill ------------------------------------------------------
     def athletes(self) -> list[dict]:

@@ -63,8 +63,9 @@ class Engine:
         self._queue.put((t, channel, value))
 
     def command(self, name: str, **kwargs) -> Future:
-        """Run a command (``start_session``, ``end_session``, ``set_athlete``,
-        ``set_drill``, ``acknowledge_fall``) in the engine thread, in order with the samples."""
+        """Run a command (``start_session``, ``end_session``, ``set_athlete``, ``set_drill``,
+        ``acknowledge_fall``, ``test_fall_alarm``, ``set_checking``) in the engine thread, in order
+        with the samples."""
         future: Future = Future()
         self._queue.put((_COMMAND, name, kwargs, future))
         return future
@@ -84,8 +85,12 @@ class Engine:
         if self.sessions is not None and not self._finishing:
             self.sessions.on_run_event(event, self._last_t)
 
+    def _walk_test_running(self) -> bool:
+        return self.checking_until is not None and self._last_t < self.checking_until
+
     def _acknowledge_fall(self, by: str) -> dict:
-        """End the fall alarm: publish (and keep in the session) a ``fall_acknowledged`` event."""
+        """End the fall alarm: publish (and keep in the session) a ``fall_acknowledged`` event,
+        which carries ``"test": True`` when the alarm was a test."""
         alarm = self.fall_alarm
         if alarm is None:
             raise ValueError("there is no suspected fall to acknowledge")
@@ -93,16 +98,40 @@ class Engine:
         t = self._last_t
         event = {"type": "fall_acknowledged", "t": t, "by": by, "fall_t": alarm["t"],
                  "after_s": round(t - alarm["t"], 3)}
+        if alarm.get("test"):
+            event["test"] = True
+            log.info("the test fall alarm raised by %s was ended (\"I'm OK\") by %s after %.1f s",
+                     alarm.get("by"), by, event["after_s"])
         self.bus.publish(event)
         if self.sessions is not None:
             self.sessions.note_event(event, t)
         return event
+
+    def _test_fall_alarm(self, by: str) -> dict:
+        """A test of the fall alarm: the same ``fall_suspected`` event and alarm as a real fall (buzzer,
+        panel, Home Assistant), marked ``"test": True``; it ends with "I'm OK" like a real one. A
+        session notes it as ``fall_alarm_test``, never as a fall."""
+        if self.fall_alarm is not None:
+            raise ValueError("a fall alarm is already on: press \"I'm OK\" to end it before testing the alarm")
+        if self._walk_test_running():
+            raise ValueError("a walk test is running: finish or cancel it before testing the fall alarm")
+        t = self._last_t
+        event = {"type": "fall_suspected", "t": t, "test": True, "by": by}
+        self.fall_alarm = event
+        log.info("a test fall alarm was raised by %s; it sounds until someone presses \"I'm OK\"", by)
+        self.bus.publish(event)
+        if self.sessions is not None:
+            self.sessions.note_event({"type": "fall_alarm_test", "by": by}, t)
+        return dict(event)
 
     def _do_command(self, name: str, kwargs: dict, future: Future) -> None:
         sessions = self.sessions
         try:
             if name == "acknowledge_fall":
                 future.set_result(self._acknowledge_fall(kwargs.get("by", "unknown")))
+                return
+            if name == "test_fall_alarm":
+                future.set_result(self._test_fall_alarm(kwargs.get("by", "unknown")))
                 return
             if name == "set_checking":
                 if kwargs["on"] and sessions is not None and sessions.current is not None:
@@ -112,7 +141,7 @@ class Engine:
                 return
             if sessions is None:
                 raise RuntimeError("this rig keeps no sessions")
-            if name == "start_session" and self.checking_until is not None and self._last_t < self.checking_until:
+            if name == "start_session" and self._walk_test_running():
                 raise ValueError("a walk test is running: finish or cancel it before starting a session")
             if name == "start_session":
                 result = sessions.start(self._last_t)
@@ -176,6 +205,14 @@ class Engine:
                 batch = []
                 try:
                     batch.append(get(timeout=timeout))
+                except queue.Empty:
+                    pass
+                # the time is read before the queue is drained: a sample stamped before it is on the
+                # queue by then (its sender stamps, then queues), so advancing to it decides nothing
+                # behind the back of a sample still waiting (a simulator that catches up with the
+                # wall clock after a late edge would otherwise have that edge moved to its time)
+                now = round(clock.now(), 6)
+                try:
                     while True:
                         batch.append(get_nowait())
                 except queue.Empty:
@@ -185,7 +222,6 @@ class Engine:
                     ended = True
                 if batch:
                     self._feed(batch)
-                now = round(clock.now(), 6)
                 if now > self._last_t:
                     self._last_t = now
                 det.advance(self._last_t)

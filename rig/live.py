@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
+import os
 import threading
 import time
 from typing import Callable
@@ -69,6 +70,34 @@ def _empty_figures() -> dict:
     return {"steps": 0, "steps_up": 0, "steps_down": 0, "flights_up": 0, "flights_down": 0,
             "elevation_gain_m": 0.0, "active_s": 0.0, "cadence_spm": None, "contact_pct": None,
             "light_pct": None, "firm_pct": None, "facing": {}, "grabs": 0, "stalls": 0, "falls": 0}
+
+
+def last_session_document(*, key: str, started_at: str, ended_at: str | None, duration_s: float, reason: str | None,
+                          athlete: str | None, drill: dict, energy_kcal: float | None, flights: int,
+                          figures: dict) -> dict:
+    """The live document's ``last_session``: the same whether the session just ended or was read
+    from the history at start."""
+    return {
+        "key": key, "started_at": started_at, "ended_at": ended_at, "duration_s": round(duration_s, 1),
+        "reason": reason, "athlete": athlete, "drill": drill, "energy_kcal": energy_kcal, "flights": flights,
+        **figures, "within_target_pct": within_target_pct(figures, drill.get("grip", "light")),
+    }
+
+
+_STORED_REASONS = {"recovered": "the service stopped unexpectedly (closed at its next start)"}
+
+
+def _ms(stored: str | None) -> str | None:
+    """A stored UTC time as sessions announce it (milliseconds)."""
+    return None if stored is None else dt.datetime.fromisoformat(stored).isoformat(timespec="milliseconds")
+
+
+def _stored_key(row: dict) -> str:
+    """A session's key for a row that does not record it: its trace's name, else from its start."""
+    path = row.get("trace_path")
+    if path and path.endswith(".jsonl.gz"):
+        return os.path.basename(path)[:-len(".jsonl.gz")]
+    return dt.datetime.fromisoformat(row["started_at"]).strftime("%Y-%m-%dT%H-%M-%S.%fZ")
 
 
 def local_midnight_utc(now: dt.datetime | None = None) -> str:
@@ -155,6 +184,28 @@ class LiveState:
             return
         self._base_total, self._base_today = totals["total"], totals["since"]
         self._count_steps()
+        try:
+            self._doc["last_session"] = self._stored_last_session()
+        except Exception as exc:  # as above: a nicety
+            log.warning("cannot read the last session from the history: %s", exc)
+
+    def _stored_last_session(self) -> dict | None:
+        """The newest ended session in the history, in the shape ``_on_session_ended`` gives it."""
+        ended = [row for row in self.store.sessions(limit=3) if row["status"] != "open"]
+        if not ended:
+            return None
+        row = self.store.session(ended[0]["id"])
+        if row is None or not row.get("summary"):
+            return None
+        end = next((e.get("detail") or {} for e in row["events"] if e["type"] == "session_ended"), {})
+        athlete = self.store.athlete(row["athlete_id"])
+        drill = row["drill"] or {"facing": row["drill_facing"], "grip": row["drill_grip"],
+                                 "planned_flights": row["planned_flights"], "added_load_kg": row["added_load_kg"]}
+        return last_session_document(
+            key=end.get("key") or _stored_key(row), started_at=_ms(row["started_at"]), ended_at=_ms(row["ended_at"]),
+            duration_s=row["duration_s"] or 0.0, reason=end.get("reason") or _STORED_REASONS.get(row["status"]),
+            athlete=athlete["name"] if athlete else None, drill=drill, energy_kcal=row["energy_kcal"],
+            flights=len(row["flights"]), figures=session_figures(row["summary"]))
 
     def _count_steps(self) -> None:
         current = self._doc["session"]["steps"] if self._doc["session"]["active"] else 0
@@ -266,14 +317,11 @@ class LiveState:
         steps = max(figures["steps"], self._doc["session"]["steps"] if self._doc["session"]["key"] == event["key"] else 0)
         self._base_total += steps
         self._base_today += steps
-        self._doc["last_session"] = {
-            "key": event["key"], "started_at": event["started_at"], "ended_at": event["ended_at"],
-            "duration_s": round(event["duration_s"], 1), "reason": event["reason"],
-            "athlete": event["athlete"]["name"], "drill": event["drill"],
-            "energy_kcal": event.get("energy_kcal"), "flights": len(event.get("flights", ())),
-            **figures, "steps": steps,
-            "within_target_pct": within_target_pct(figures, event["drill"].get("grip", "light")),
-        }
+        self._doc["last_session"] = last_session_document(
+            key=event["key"], started_at=event["started_at"], ended_at=event["ended_at"],
+            duration_s=event["duration_s"], reason=event["reason"], athlete=event["athlete"]["name"],
+            drill=event["drill"], energy_kcal=event.get("energy_kcal"), flights=len(event.get("flights", ())),
+            figures={**figures, "steps": steps})
         self._doc["session"] = {"active": False, "key": None, "started_at": None, "elapsed_s": 0.0,
                                 **_empty_figures(), "within_target_pct": None}
         self._session_t0 = None

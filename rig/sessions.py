@@ -72,7 +72,8 @@ class _Session:
     flight: _Flight | None = None
     idle_since: float | None = None   # engine time since when no tread is occupied
     last_progress: float = 0.0
-    notes: list[dict] = field(default_factory=list)   # events from outside the detector (fall_acknowledged)
+    notes: list[dict] = field(default_factory=list)   # events from outside the detector (fall_acknowledged,
+    #                                                   fall_alarm_test): kept, never counted in the summary
 
 
 class SessionManager:

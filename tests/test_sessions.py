@@ -62,7 +62,9 @@ def test_a_session_is_kept_and_its_trace_replays_to_its_stored_summary(config, t
     assert stored["summary"] == event["summary"]
     assert stored["steps"] == sim.truth["steps"]
     assert stored["ascents"] + stored["descents"] == len(stored["flights"]) > 0
-    assert [e["type"] for e in stored["events"]] == ["grab"]
+    # the detector's grab, then the session's end with its key and why it ended
+    assert [e["type"] for e in stored["events"]] == ["grab", "session_ended"]
+    assert stored["events"][-1]["detail"] == {"key": event["key"], "reason": event["reason"]}
     assert stored["energy_kcal"] > 0
     # replaying the session's own trace reproduces the stored summary exactly
     assert stored["trace_path"] == session_trace_path(str(tmp_path), event["key"])

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from rig import __version__
+from web import api, api_rigcheck, api_sessions, auth, errors, events, pages
 
 
 @dataclass
@@ -32,8 +33,7 @@ class Panel:
 
 def stream_limit(threads: int) -> int:
     """Open event streams allowed: each holds a waitress thread, and four stay for pages and the API."""
-    from web.events import SPARE_THREADS
-    return max(1, threads - SPARE_THREADS)
+    return max(1, threads - events.SPARE_THREADS)
 
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -42,8 +42,6 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 def create_app(config, services) -> Flask:
     """The panel's Flask app for ``services`` (a running ``rig.service.Service``) and its ``config``."""
-    from web import api, api_rigcheck, api_sessions, auth, errors, events, pages
-
     app = Flask(__name__)
     panel = Panel(config=config, service=services)
     app.extensions["stairrig"] = panel

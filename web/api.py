@@ -262,6 +262,11 @@ def _acknowledge_fall(data: dict):
     return service().commands.acknowledge_fall(by="panel")
 
 
+def _test_fall_alarm(data: dict):
+    """A test of the fall alarm (PIN): the record says where it was raised, the panel."""
+    return service().commands.test_fall_alarm(by="panel")
+
+
 def _select_athlete(data: dict):
     ref = data["athlete"]
     if isinstance(ref, bool) or not isinstance(ref, (int, str)):
@@ -296,9 +301,12 @@ COMMANDS = {
     "start_session": (_start_session, (), (), 409),
     "stop_session": (_stop_session, (), (), 409),
     "acknowledge_fall": (_acknowledge_fall, ("by",), (), 409),
+    "test_fall_alarm": (_test_fall_alarm, (), (), 409),
     "select_athlete": (_select_athlete, ("athlete",), ("athlete",), 400),
     "set_drill": (_set_drill, ("facing", "grip", "planned_flights", "added_load_kg"), (), 400),
 }
+# the commands that need the coach's PIN: a test alarm sounds the buzzer and reaches Home Assistant
+PIN_COMMANDS = frozenset({"test_fall_alarm"})
 
 
 @bp.post("/commands/<name>")
@@ -306,6 +314,8 @@ def command(name: str):
     entry = COMMANDS.get(name)
     if entry is None:
         return error(f"unknown command {name[:40]!r}; commands: {', '.join(COMMANDS)}", 404)
+    if name in PIN_COMMANDS:
+        auth.check_pin()
     handler, allowed, required, conflict_status = entry
     data = json_body(allowed, required)
     try:

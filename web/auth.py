@@ -2,8 +2,8 @@
 
 Watching, starting and stopping a session, "I'm OK" after a fall,
 choosing the athlete and the drill need nothing: that is what the tablet
-on the wall is for. Changing athletes, calibrating and deleting history
-need the coach's PIN (``[web] pin``); with no PIN configured they are
+on the wall is for. Changing athletes, calibrating, deleting history and
+raising a test fall alarm need the coach's PIN (``[web] pin``); with no PIN configured they are
 refused, with a message saying how to set one.
 
 Every request that changes something (POST, PATCH, PUT, DELETE) carries
@@ -33,6 +33,8 @@ import time
 from typing import Callable
 
 from flask import Flask, current_app, request, session
+
+from web.errors import error
 
 log = logging.getLogger(__name__)
 
@@ -168,15 +170,20 @@ def logout() -> None:
     session.pop("auth", None)
 
 
+def check_pin() -> None:
+    """Refuse the request without a PIN login (403 when no PIN is configured, 401 when not logged in)."""
+    if not pin_required():
+        raise AccessDenied("this needs the coach's PIN, and none is configured: set [web] pin "
+                           "(4 to 12 digits) in the configuration file and restart the service", 403)
+    if not authorised():
+        raise AccessDenied("this needs the coach's PIN: log in first", 401)
+
+
 def require_pin(view):
-    """Decorator: the view needs a PIN login (403 when no PIN is configured, 401 when not logged in)."""
+    """Decorator: the view needs a PIN login (see ``check_pin``)."""
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        if not pin_required():
-            raise AccessDenied("this needs the coach's PIN, and none is configured: set [web] pin "
-                               "(4 to 12 digits) in the configuration file and restart the service", 403)
-        if not authorised():
-            raise AccessDenied("this needs the coach's PIN: log in first", 401)
+        check_pin()
         return view(*args, **kwargs)
     return wrapped
 
@@ -247,7 +254,6 @@ def check_csrf() -> None:
 
 
 def _denied(exc: AccessDenied):
-    from web.errors import error
     response, status = error(str(exc), exc.status, pin_required=pin_required(), authorised=authorised())
     if exc.retry_after_s is not None:
         response.headers["Retry-After"] = str(int(exc.retry_after_s) + 1)

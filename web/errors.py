@@ -20,7 +20,6 @@ import math
 from typing import Any
 
 from flask import Flask, jsonify, request
-from jinja2 import TemplateNotFound
 from markupsafe import escape
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
@@ -147,10 +146,9 @@ def query_int(name: str, *, default: int | None = None, low: int = 1, high: int 
 
 # -- handlers ----------------------------------------------------------------------
 
-def _http_error(exc: HTTPException):
+def http_error(exc: HTTPException):
+    """An HTTP error as JSON under the API (pages get werkzeug's own; the 404 page is ``web.pages``')."""
     if not wants_json():
-        if exc.code == 404:
-            return _not_found_page()
         return exc
     headers = exc.get_response().headers
     message = exc.description or exc.name
@@ -166,18 +164,6 @@ def _http_error(exc: HTTPException):
         if value:
             response.headers[name] = value
     return response
-
-
-def _not_found_page():
-    """The 404 page: the front end's ``404.html`` when it has one, else a plain page."""
-    from flask import render_template
-    from web.pages import page_context
-    try:
-        return render_template("404.html", **page_context("404")), 404
-    except TemplateNotFound:
-        return (f"<!doctype html><title>Not found</title><h1>Not found</h1>"
-                f"<p>{escape(request.path)} is not a page of this rig. <a href=\"/\">Back to the live view</a></p>",
-                404, {"Content-Type": "text/html; charset=utf-8"})
 
 
 def _server_error(exc: InternalServerError):
@@ -202,7 +188,7 @@ def _history_unavailable(exc: HistoryUnavailable):
 def init_app(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(InternalServerError, _server_error)
     app.register_error_handler(HistoryUnavailable, _history_unavailable)
 

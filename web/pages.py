@@ -4,14 +4,19 @@ The pages are shells; their figures come from ``/events`` and ``/api``.
 Every template gets ``rig_id``, ``units``, ``csrf_token`` (for its
 ``<meta name="csrf-token">``), ``authorised``, ``pin_required``, ``page``
 (the page's name) and ``version``; ``session_detail.html`` also gets
-``session_id``. Nothing secret is ever in the context.
+``session_id``. Nothing secret is ever in the context. An unknown page is
+the 404 page (``404.html`` when the front end has one, else a plain page);
+under the API a 404 stays JSON (``web.errors``).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, render_template, request
+from jinja2 import TemplateNotFound
+from markupsafe import escape
+from werkzeug.exceptions import NotFound
 
-from web import auth
+from web import auth, errors
 
 bp = Blueprint("pages", __name__)
 
@@ -56,3 +61,15 @@ def session_detail(session_id: int):
     if store is None or store.session(session_id) is None:
         abort(404)
     return render_template("session_detail.html", session_id=session_id, **page_context("session_detail"))
+
+
+@bp.app_errorhandler(NotFound)
+def not_found(exc: NotFound):
+    if errors.wants_json():
+        return errors.http_error(exc)
+    try:
+        return render_template("404.html", **page_context("404")), 404
+    except TemplateNotFound:
+        return (f"<!doctype html><title>Not found</title><h1>Not found</h1>"
+                f"<p>{escape(request.path)} is not a page of this rig. <a href=\"/\">Back to the live view</a></p>",
+                404, {"Content-Type": "text/html; charset=utf-8"})

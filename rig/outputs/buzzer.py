@@ -14,8 +14,8 @@ too_fast   the session's cadence above the limit  one long beep, falling
 firm_grip  a grip firmer than the drill's target  two short beeps
            (at most once per 10 s)
 flight     a flight done (up or down)             one short chirp, rising
-fall       a suspected fall                       an alarm, repeated until
-                                                  ``fall_acknowledged``
+fall       a suspected fall (or a test of the     an alarm, repeated until
+           fall alarm, ``"test": True``)          ``fall_acknowledged``
 =========  =====================================  ===========================
 
 The cues the configuration leaves out of ``[buzzer] cues`` stay silent.

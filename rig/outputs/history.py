@@ -2,8 +2,11 @@
 
 ``session_started`` inserts the session (status open), ``session_progress``
 keeps its running summary (so a crash loses at most the last two seconds),
-``session_ended`` closes it with its flights, events and energy, moves the
-athlete along the progression, and prunes old traces past their budget.
+``session_ended`` closes it with its flights, events (the detector's, the
+notes from outside it such as "I'm OK" or a test of the fall alarm, and a
+last ``session_ended`` event with the session's key and why it ended) and
+energy, moves the athlete along the progression, and prunes old traces past
+their budget.
 """
 
 from __future__ import annotations
@@ -88,9 +91,12 @@ class HistoryRecorder:
             if session_id is None:
                 return
             summary = event["summary"]
+            # why and as what it ended, so that the live "last session" reads the same after a restart
+            end = {"type": "session_ended", "t": round(event["duration_s"], 3), "key": event["key"],
+                   "reason": event["reason"]}
             self.store.end_session(session_id, ended_at=event["ended_at"], duration_s=event["duration_s"],
                                    summary=summary, flights=event["flights"],
-                                   events=summary["events"] + event.get("notes", []),
+                                   events=summary["events"] + event.get("notes", []) + [end],
                                    energy_kcal=event["energy_kcal"])
             self._prune()
 

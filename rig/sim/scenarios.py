@@ -283,28 +283,50 @@ def mixed(*, layout: RigLayout | None = None, seed: int = 0, noise: str = "typic
     return s.build(noise, min_end_s=duration_s)
 
 
+FALL_OFF_S = 6.0
+"""In the demo with a fall: how long the athlete stays off the stairs before coming back."""
+
+
+def demo_fall_after_s(duration_s: float) -> float:
+    """When the demo's fall comes: on the first climb that starts after 60 simulated seconds, or
+    after a third of a demo shorter than three minutes."""
+    return min(60.0, duration_s / 3.0)
+
+
 def demo(*, layout: RigLayout | None = None, seed: int = 0, noise: str = "typical",
          weight_kg: float = 70.0, duration_s: float | None = 600.0, cadence_spm: float = 60.0,
-         grab_every_s: float = 150.0, stall_every_s: float = 120.0, **kw) -> SimResult:
+         grab_every_s: float = 150.0, stall_every_s: float = 120.0, fall_after_s: float | None = None,
+         **kw) -> SimResult:
     """The live demo: backward flights up and down with rests, light grip or hovering hands,
     a grab and a stall now and then, for ``duration_s`` (default 10 minutes).
 
     It runs on any rig: on a stepper it does bouts of presses, on a single
-    tread bouts of step-ups."""
+    tread bouts of step-ups. With ``fall_after_s`` the athlete falls once, on
+    the first climb that starts after it (or an earlier one when the demo
+    would end before the next): both feet leave the middle tread (a suspected
+    fall, as in the ``fall`` scenario), and the athlete comes back
+    ``FALL_OFF_S`` later and goes on. A fall needs a flight of three treads or
+    more; a demo too short for one is refused."""
     s = _session("demo", layout, seed, weight_kg, facing="backward", grip="light", cadence_spm=cadence_spm, **kw)
     duration_s = 600.0 if duration_s is None else duration_s
     n = s.layout.treads
+    if fall_after_s is not None and (s.layout.kind != "flight" or n < 3):
+        raise ValueError(f"a fall needs a flight of at least 3 treads (both feet leave a middle one); "
+                         f"this rig is a {s.layout.kind} of {n}")
     can_grab = any(s.layout.rail_has(side, "force") for side in s.layout.rails)
     next_grab = s.rng.uniform(0.5, 1.0) * grab_every_s
     next_stall = s.rng.uniform(0.4, 0.8) * stall_every_s
+    fall_due = fall_after_s is not None
+    just_fell = False
+    longest_bout_s = 2 * (n + 2) * 60.0 / (cadence_spm * 0.85) * 1.15 + 4.0 + 1.0 + 4.5
     bouts = 0
     while True:
         rest_s = s.rng.uniform(5.0, 12.0) if bouts else 0.0
         grip = "hover" if s.rng.random() < 0.25 else "light"
         cadence = cadence_spm * s.rng.uniform(0.85, 1.15)
+        interval = 60.0 / cadence * 1.15  # the slowest a step can be
         stall_now = s.now + rest_s >= next_stall
         grab_now = can_grab and s.now + rest_s >= next_grab
-        interval = 60.0 / cadence * 1.15  # the slowest a step can be
         if s.layout.kind == "stepper":
             bout_s = 30 * interval
         elif n == 1:
@@ -312,6 +334,22 @@ def demo(*, layout: RigLayout | None = None, seed: int = 0, noise: str = "typica
         else:
             bout_s = 2 * (n + 2) * interval + 4.0
         bout_s += 1.0 + (4.5 if stall_now else 0.0)
+        if just_fell:       # back on the stairs after FALL_OFF_S
+            rest_s, just_fell = 0.0, False
+        # the fall, then a bout after it: on the first climb after fall_after_s, or on this one
+        # when after it there would be no time for both
+        fall_and_back_s = (n + 2) * interval + FALL_OFF_S + longest_bout_s
+        if fall_due and (s.now + rest_s >= fall_after_s
+                         or s.now + rest_s + bout_s + 12.0 + fall_and_back_s > duration_s - 2.5):
+            if s.now + rest_s + fall_and_back_s > duration_s - 2.5:
+                break
+            bouts += 1
+            fall_due, just_fell = False, True
+            s.rest(rest_s)
+            # up to the middle tread, then both feet off the flight to the floor
+            s.flight("up", grip=grip, cadence_spm=cadence, fall_at=(n + 1) // 2)
+            s.rest(FALL_OFF_S)
+            continue
         if bouts and s.now + rest_s + bout_s > duration_s - 2.5:
             break
         bouts += 1
@@ -335,6 +373,9 @@ def demo(*, layout: RigLayout | None = None, seed: int = 0, noise: str = "typica
         s.rest(s.rng.uniform(2.0, 4.0))
         s.flight("down", grip="light" if grab_now else grip, cadence_spm=cadence,
                  grab_at=s.rng.randint(1, n) if grab_now else None)
+    if fall_due:
+        raise ValueError(f"a demo of {duration_s:g} s is too short for a fall and the athlete's return: "
+                         f"make it longer")
     return s.build(noise, min_end_s=duration_s)
 
 

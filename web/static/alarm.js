@@ -2,6 +2,8 @@
 // live state holds an unacknowledged suspected fall. It goes away when
 // someone presses "I'm OK" here (POST /api/commands/acknowledge_fall) or
 // when the state's alarm becomes null (acknowledged elsewhere, over MQTT).
+// A test of the alarm (the state's alarm has "test": true) shows the same
+// overlay, saying in its title and text that it is a TEST.
 
 import { api } from './api.js';
 import { sound } from './cues.js';
@@ -9,6 +11,7 @@ import { sound } from './cues.js';
 export class FallAlarm {
   constructor(root) {
     this.root = root;
+    this.title = root.querySelector('#alarm-title');
     this.detail = root.querySelector('#alarm-detail');
     this.error = root.querySelector('#alarm-error');
     this.button = root.querySelector('#alarm-ok');
@@ -25,11 +28,21 @@ export class FallAlarm {
   }
 
   show(alarm) {
-    const fresh = !this.current || this.current.t !== alarm.t;
+    const fresh = !this.current || this.current.t !== alarm.t || Boolean(this.current.test) !== Boolean(alarm.test);
     this.current = alarm;
     if (fresh) {
-      const where = alarm.tread ? ` after a step on tread ${alarm.tread}` : '';
-      this.detail.textContent = `Nobody is on the stairs${where}. Check on the athlete.`;
+      const test = Boolean(alarm.test);
+      this.root.classList.toggle('alarm-test', test);
+      this.root.dataset.test = test ? 'true' : 'false';
+      if (test) {
+        this.title.textContent = 'TEST: fall alarm';
+        const by = alarm.by ? ` (raised by ${alarm.by})` : '';
+        this.detail.textContent = `This is a TEST of the fall alarm${by}: nobody fell. Press "I'm OK" to end it.`;
+      } else {
+        this.title.textContent = 'Suspected fall';
+        const where = alarm.tread ? ` after a step on tread ${alarm.tread}` : '';
+        this.detail.textContent = `Nobody is on the stairs${where}. Check on the athlete.`;
+      }
       this.error.textContent = '';
     }
     if (this.root.hidden) {

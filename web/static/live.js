@@ -48,9 +48,9 @@ function alertText(alert) {
     case 'stall':
       return `Stalled on tread ${alert.tread ?? '?'}: take your time, or step off`;
     case 'fall_suspected':
-      return 'Suspected fall';
+      return alert.test ? 'TEST of the fall alarm' : 'Suspected fall';
     case 'fall_acknowledged':
-      return `Fall alarm ended: ${alert.by || 'someone'} said OK`;
+      return `${alert.test ? 'Test fall alarm' : 'Fall alarm'} ended: ${alert.by || 'someone'} said OK`;
     default:
       return alert.type;
   }

@@ -1,6 +1,7 @@
 // The rig check: every channel's raw value live (the stream with ?channels=1),
-// tare and scale for the force channels (PIN), and the guided walk test with
-// its prompt and a verdict per channel (ok, dead, swapped, miswired).
+// tare and scale for the force channels (PIN), the guided walk test with
+// its prompt and a verdict per channel (ok, dead, swapped, miswired), and a
+// test of the fall alarm (PIN).
 
 import { api } from './api.js';
 import * as f from './format.js';
@@ -225,6 +226,19 @@ async function loadWalk() {
 document.getElementById('walk-start').addEventListener('click', (e) => walkAction(e.currentTarget, '/api/walktest/start'));
 document.getElementById('walk-cancel').addEventListener('click', (e) => walkAction(e.currentTarget, '/api/walktest/cancel'));
 document.getElementById('walk-skip').addEventListener('click', (e) => walkAction(e.currentTarget, '/api/walktest/skip'));
+
+// -- the fall alarm test ---------------------------------------------------------------------
+
+document.getElementById('alarm-test-start').addEventListener('click', (e) => busy(e.currentTarget, async () => {
+  const error = document.getElementById('alarm-test-error');
+  setText(error, '');
+  try {
+    await api.command('test_fall_alarm', {});
+  } catch (err) {
+    setText(error, err.message);
+  }
+  // the alarm's overlay comes with the live state, on this tablet and every other
+}));
 
 loadOverview();
 loadWalk();

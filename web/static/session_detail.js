@@ -14,7 +14,13 @@ const EXPORTS = [
   ['csv', 'Figures (CSV)'],
   ['jsonl.gz', 'Raw trace'],
 ];
-const EVENT_WORDS = { grab: 'Grab', stall: 'Stall', fall_suspected: 'Suspected fall', fall_acknowledged: "Fall alarm ended ('I'm OK')" };
+const EVENT_WORDS = {
+  grab: 'Grab',
+  stall: 'Stall',
+  fall_suspected: 'Suspected fall',
+  fall_acknowledged: "Fall alarm ended ('I'm OK')",
+  fall_alarm_test: 'Test of the fall alarm (not a fall)',
+};
 
 function figure(label, value) {
   return el('div', { class: 'figure' }, el('span', { class: 'label' }, label), el('span', { class: 'value' }, value));
@@ -29,7 +35,10 @@ function renderFigures(s) {
   const status = s.status === 'open' ? ' · running' : s.status === 'recovered' ? ' · recovered after a restart' : '';
   const who = s.athlete && s.athlete.name ? `${s.athlete.name} · ` : '';
   const drill = { facing: s.drill_facing, grip: s.drill_grip, planned_flights: s.planned_flights, added_load_kg: s.added_load_kg };
-  setText(document.getElementById('detail-sub'), `${who}Drill: ${f.drillWords(drill)} · level ${s.level || '–'}${status}`);
+  // the history keeps why the session ended as its last event
+  const end = (s.events || []).find((e) => e.type === 'session_ended');
+  const why = end && end.detail && end.detail.reason ? ` · ended: ${end.detail.reason}` : '';
+  setText(document.getElementById('detail-sub'), `${who}Drill: ${f.drillWords(drill)} · level ${s.level || '–'}${status}${why}`);
   document.getElementById('detail-figures').replaceChildren(
     figure('Time', f.duration(s.duration_s)),
     figure('Active', f.duration(s.active_s)),
@@ -86,12 +95,15 @@ function renderFlights(flights) {
 function eventText(e) {
   const d = e.detail || {};
   let words = EVENT_WORDS[e.type] || e.type;
+  if (e.type === 'fall_acknowledged' && d.test) words = "Test fall alarm ended ('I'm OK')";
+  if (e.type === 'fall_alarm_test' && d.by) words += `, raised by ${d.by}`;
   if (e.type === 'grab' && d.rail) words += ` on the ${d.rail} rail${f.isNum(d.force_n) ? ` (${f.force(d.force_n)})` : ''}`;
   if ((e.type === 'stall' || e.type === 'fall_suspected') && d.tread) words += ` on tread ${d.tread}`;
   return `${f.duration(e.t_s)} · ${words}`;
 }
 
-function renderEvents(events) {
+function renderEvents(all) {
+  const events = all.filter((e) => e.type !== 'session_ended');   // shown as the session's end, above
   document.getElementById('events-list').replaceChildren(...events.map((e) => el('li', {}, eventText(e))));
   document.getElementById('events-empty').hidden = events.length > 0;
 }
