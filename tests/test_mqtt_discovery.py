@@ -15,7 +15,7 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
 from rig.layout import RigLayout
-from rig.mqtt.client import configuration_url
+from rig.mqtt.device import configuration_url
 from rig.mqtt.discovery import DEVICE_KEYS, ORIGIN_KEYS
 from rig.mqtt.state import diagnostics_document, state_document
 from rig.service import Service
@@ -28,11 +28,12 @@ REQUIRED = {
     "flights_down": "sensor", "elevation_gain": "sensor", "cadence": "sensor", "active_time": "sensor",
     "contact_share": "sensor", "light_share": "sensor", "firm_share": "sensor", "left_rail_grip": "sensor",
     "right_rail_grip": "sensor", "occupied": "binary_sensor", "session_active": "binary_sensor",
-    "grab": "event", "stall": "event", "fall_suspected": "event", "fall_acknowledged": "event",
-    "session_started": "event", "session_ended": "event", "start_session": "button", "stop_session": "button",
-    "acknowledge_fall": "button", "athlete": "select", "drill_facing": "select", "target_grip": "select",
+    "fall_alarm": "binary_sensor", "grab": "event", "stall": "event", "fall_suspected": "event",
+    "fall_acknowledged": "event", "session_started": "event", "session_ended": "event", "start_session": "button",
+    "stop_session": "button", "acknowledge_fall": "button", "test_alarm": "button", "athlete": "select",
+    "drill_facing": "select", "target_grip": "select", "planned_flights": "number", "added_load": "number",
     "last_session": "sensor", "stuck_sensor": "binary_sensor", "uptime": "sensor", "queued_events": "sensor",
-    "dropped_events": "sensor",
+    "dropped_events": "sensor", "last_error": "sensor",
 }
 
 
@@ -129,6 +130,8 @@ def test_entity_kinds_follow_home_assistants_conventions(make):
         assert cmps[etype]["state_topic"] == "stairrig/stairrig/event"
     assert cmps["start_session"]["payload_press"] == "start" and cmps["stop_session"]["payload_press"] == "stop"
     assert cmps["acknowledge_fall"]["name"] == "I'm OK"
+    assert (cmps["test_alarm"]["command_topic"], cmps["test_alarm"]["payload_press"]) == \
+        ("stairrig/stairrig/test_alarm/set", "raise")
     assert cmps["athlete"]["options"] == ["Test"]
     assert cmps["drill_facing"]["options"] == ["forward", "backward"]
     assert cmps["target_grip"]["options"] == ["firm", "light", "hover", "none"]
@@ -136,6 +139,9 @@ def test_entity_kinds_follow_home_assistants_conventions(make):
         assert cmps[key]["entity_category"] == "diagnostic"
         assert cmps[key]["state_topic"] == "stairrig/stairrig/diagnostics"
     assert cmps["uptime"]["enabled_by_default"] is False
+    last_error = cmps["last_error"]
+    assert last_error["entity_category"] == "diagnostic" and "enabled_by_default" not in last_error
+    assert last_error["state_topic"] == last_error["json_attributes_topic"] == "stairrig/stairrig/error"
     assert "json_attributes_topic" in cmps["last_session"] and cmps["last_session"]["device_class"] == "timestamp"
 
 
@@ -158,7 +164,9 @@ def test_every_value_template_reads_a_field_the_state_has(make):
     snapshot = service.live.snapshot()
     state = state_document(snapshot)
     diag = diagnostics_document(snapshot, queued=0, dropped=0)
-    docs = {"stairrig/stairrig/state": state, "stairrig/stairrig/diagnostics": diag}
+    error = {"command": "athlete", "payload": "Nobody", "error": "there is no athlete called 'Nobody'",
+             "time": "2026-11-21T09:55:01.310+00:00"}
+    docs = {"stairrig/stairrig/state": state, "stairrig/stairrig/diagnostics": diag, "stairrig/stairrig/error": error}
     for key, c in cmps.items():
         if c["p"] == "event":
             grab = {"event_type": "grab", "time": "t", "seq": 1, "details": {}}
@@ -174,6 +182,18 @@ def test_every_value_template_reads_a_field_the_state_has(make):
     assert render(cmps["athlete"]["value_template"], "", state) == "Test"
     assert render(cmps["cadence"]["value_template"], "", state) == "None"      # unknown outside a session
     assert render(cmps["last_session"]["value_template"], "", state) == "None"
+    assert render(cmps["fall_alarm"]["value_template"], "", state) == "OFF"
+    assert json.loads(render(cmps["fall_alarm"]["json_attributes_template"], "", state)) == {"test": False}
+    assert render(cmps["last_error"]["value_template"], "", error) == error["error"]
+    assert json.loads(render(cmps["last_error"]["json_attributes_template"], "", error)) == \
+        {"command": "athlete", "payload": "Nobody", "time": error["time"]}
+
+
+def test_the_last_error_is_cut_to_what_a_home_assistant_state_may_hold(make):
+    cmps = device_config(make())[1]["cmps"]
+    long_error = {"command": "athlete", "payload": "x", "error": "e" * 300 + "!", "time": "t"}
+    shown = render(cmps["last_error"]["value_template"], "", long_error)
+    assert shown == "e" * 255          # Home Assistant refuses a state longer than 255 characters
 
 
 def test_per_entity_discovery(make):

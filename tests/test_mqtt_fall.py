@@ -40,11 +40,15 @@ def test_a_fall_is_an_event_and_an_alarm_until_acknowledged_over_mqtt(mqtt_broke
             fall = collector.wait_for(lambda m: m.topic == f"{BASE}/event" and
                                       m.json()["event_type"] == "fall_suspected", timeout=120, what="the fall")
             assert fall.json()["details"]["tread"] >= 1 and not fall.retain
-            collector.wait_for(lambda m: m.topic == f"{BASE}/state" and m.json()["fall_alarm"], what="the alarm")
+            assert fall.json()["test"] is False
+            alarm = collector.wait_for(lambda m: m.topic == f"{BASE}/state" and m.json()["fall_alarm"],
+                                       what="the alarm")
+            assert alarm.json()["fall_alarm_test"] is False
             collector.publish(f"{BASE}/fall/set", json.dumps({"by": "Coach Kim"}))
             ack = collector.wait_for(lambda m: m.topic == f"{BASE}/event" and
                                      m.json()["event_type"] == "fall_acknowledged", what="the acknowledgement")
             assert ack.json()["details"]["by"] == "Coach Kim" and ack.json()["details"]["after_s"] >= 0
+            assert ack.json()["test"] is False
             collector.wait_for(lambda m: m.topic == f"{BASE}/state" and not m.json()["fall_alarm"] and
                                m.json()["session"]["falls"] >= 1, what="the alarm over")
             assert service.engine.fall_alarm is None
@@ -54,4 +58,43 @@ def test_a_fall_is_an_event_and_an_alarm_until_acknowledged_over_mqtt(mqtt_broke
             service.stop()
     finally:
         rig.close()
+        collector.close()
+
+
+def test_a_test_alarm_from_home_assistant_is_marked_as_a_test_from_start_to_end(mqtt_broker, mqtt_rig):
+    base = "stairrig/testalarm"
+    collector = Collector(mqtt_broker.port, topics=(f"{base}/#",))
+    try:
+        service = mqtt_rig.start(mqtt_broker.port, rig_id="testalarm")
+        collector.wait_for(lambda m: m.topic == f"{base}/state" and m.payload, what="the first state")
+
+        def event(etype):
+            return collector.wait_for(lambda m: m.topic == f"{base}/event" and m.json()["event_type"] == etype,
+                                      what=etype).json()
+        collector.publish(f"{base}/test_alarm/set", "raise")                # the "Test fall alarm" button
+        raised = event("fall_suspected")
+        assert raised["test"] is True and raised["details"] == {"by": "Home Assistant"}
+        state = collector.wait_for(lambda m: m.topic == f"{base}/state" and m.json()["fall_alarm"],
+                                   what="the alarm in the state").json()
+        assert state["fall_alarm_test"] is True
+        assert service.engine.fall_alarm is not None
+
+        collector.publish(f"{base}/test_alarm/set", json.dumps({"by": "Coach Kim"}))   # one is on already
+        error = collector.wait_for(lambda m: m.topic == f"{base}/error", what="the refusal").json()
+        assert error["command"] == "test_alarm" and "already on" in error["error"]
+
+        collector.publish(f"{base}/fall/set", "acknowledge")                # "I'm OK"
+        ended = event("fall_acknowledged")
+        assert ended["test"] is True and ended["details"]["by"] == "Home Assistant"
+        state = collector.wait_for(lambda m: m.topic == f"{base}/state" and not m.json()["fall_alarm"],
+                                   what="the alarm over").json()
+        assert state["fall_alarm_test"] is False
+
+        collector.publish(f"{base}/test_alarm/set", json.dumps({"by": "Coach Kim"}))
+        again = collector.wait_for(lambda m: m.topic == f"{base}/event" and m.json()["seq"] > ended["seq"],
+                                   what="the second test alarm").json()
+        assert (again["event_type"], again["test"], again["details"]) == \
+            ("fall_suspected", True, {"by": "Coach Kim"})
+        assert len(collector.on(f"{base}/error")) == 1
+    finally:
         collector.close()

@@ -275,10 +275,10 @@ def test_purge_removes_the_rig_from_home_assistant(mqtt_broker, mqtt_rig, collec
     collector.wait_for(lambda m: m.topic == f"{b}/event" and m.json()["event_type"] == "session_started")
     assert service.healthy()
     # and the publisher sleeps: with nothing it may send, it must not build the state over and over
-    client = service.mqtt
+    state = service.mqtt._state
     built = []
-    real = client._current_state
-    client._current_state = lambda: built.append(1) or real()
+    real = state.current_state
+    state.current_state = lambda: built.append(1) or real()
     threading.Event().wait(1.5)
     assert len(built) < 20, f"the state was built {len(built)} times in 1.5 s after a purge"
 
@@ -311,7 +311,7 @@ def test_a_ca_file_that_cannot_be_used_turns_mqtt_off_not_the_rig(mqtt_rig, tmp_
 def test_the_mqtt_threads_are_named_and_stop_with_the_service(mqtt_broker, mqtt_rig, collector):
     service = mqtt_rig.start(mqtt_broker.port, rig_id="threads")
     collector.wait_for(lambda m: m.topic == f"{base('threads')}/availability" and m.payload == b"online")
-    mine = [service.mqtt._publisher, service.mqtt._worker._thread, service.mqtt._client._thread]
+    mine = [service.mqtt._publisher.thread, service.mqtt._worker._thread, service.mqtt._client._thread]
     assert [t.name for t in mine] == ["stairrig-mqtt-publisher", "stairrig-mqtt-commands", "stairrig-mqtt-network"]
     assert all(t.is_alive() for t in mine)
     mqtt_rig.stop(service)

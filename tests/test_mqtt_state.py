@@ -90,12 +90,25 @@ def test_the_state_document_is_a_compact_subset_of_the_live_state(live):
     doc = state_document(live.snapshot())
     assert doc["rails"] == {"left": "light", "right": "none"}
     assert doc["fall_alarm"] is True and doc["athlete"] == {"id": 1, "name": "Ann", "level": "L1"}
+    assert doc["fall_alarm_test"] is False
     assert set(doc["session"]) >= {"active", "steps", "flights_up", "flights_down", "cadence_spm", "contact_pct"}
     # nothing that moves with the clock or at the sample rate
     def keys(d):
         return set(d) | {k for v in d.values() if isinstance(v, dict) for k in keys(v)}
     assert not keys(doc) & {"t_s", "uptime_s", "elapsed_s", "force_n"}
     assert len(json.dumps(doc)) < 1500
+
+
+def test_the_state_tells_a_test_alarm_from_a_real_one(live):
+    assert (state_document(live.snapshot())["fall_alarm"], state_document(live.snapshot())["fall_alarm_test"]) == \
+        (False, False)
+    live({"type": "fall_suspected", "t": 2.0, "test": True, "by": "Home Assistant", "at": 2.5})
+    doc = state_document(live.snapshot())
+    assert (doc["fall_alarm"], doc["fall_alarm_test"]) == (True, True)
+    assert prompt_part(doc) != prompt_part({**doc, "fall_alarm_test": False})   # goes out at once
+    live({"type": "fall_acknowledged", "t": 3.0, "test": True, "by": "Anna", "fall_t": 2.0, "after_s": 1.0})
+    doc = state_document(live.snapshot())
+    assert (doc["fall_alarm"], doc["fall_alarm_test"]) == (False, False)
 
 
 def test_the_prompt_part_leaves_out_only_the_slow_figures(live):
@@ -124,6 +137,18 @@ def test_event_messages_carry_type_time_and_small_details():
     assert started["details"]["athlete"] == "Ann"
     assert "samples" not in started["details"] and "layout" not in started["details"]
     assert len(json.dumps(started)) < 400
+
+
+def test_fall_events_say_at_the_top_whether_they_are_a_test():
+    real = event_message({"type": "fall_suspected", "t": 5.0, "tread": 3}, seq=1)
+    assert real["test"] is False and real["details"] == {"tread": 3}
+    test = event_message({"type": "fall_suspected", "t": 5.0, "test": True, "by": "Home Assistant"}, seq=2)
+    assert test["test"] is True and test["details"] == {"by": "Home Assistant"}     # no tread: nobody fell
+    ended = event_message({"type": "fall_acknowledged", "t": 9.0, "test": True, "by": "Anna", "fall_t": 5.0,
+                           "after_s": 4.0}, seq=3)
+    assert ended["test"] is True and ended["details"] == {"by": "Anna", "after_s": 4.0}
+    assert event_message({"type": "fall_acknowledged", "t": 9.0, "by": "Anna", "after_s": 1.0}, seq=4)["test"] is False
+    assert "test" not in event_message({"type": "grab", "t": 1.0, "rail": "left"}, seq=5)
 
 
 # -- the event queue ------------------------------------------------------------------------

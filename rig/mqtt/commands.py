@@ -15,6 +15,7 @@ Payloads:
 ==================  ======================================================
 ``session``         ``start`` or ``stop``
 ``fall``            ``acknowledge`` ("I'm OK"), or ``{"by": "Anna"}``
+``test_alarm``      ``raise`` (a test fall alarm), or ``{"by": "Anna"}``
 ``athlete``         an athlete's name or id
 ``facing``          ``forward`` or ``backward``
 ``grip``            ``firm``, ``light``, ``hover`` or ``none``
@@ -87,8 +88,9 @@ def _number(text: str, what: str, low: float, high: float, *, whole: bool) -> fl
     return value
 
 
-def _acknowledger(text: str) -> str:
-    if text.lower() in ("acknowledge", "ok", "press"):
+def _who(text: str, words: tuple[str, ...], what: str) -> str:
+    """Who sends a command that is one of ``words`` ("Home Assistant") or ``{"by": "<who>"}``."""
+    if text.lower() in words:
         return BY_DEFAULT
     try:
         data = json.loads(text)
@@ -98,7 +100,7 @@ def _acknowledger(text: str) -> str:
         by = " ".join(str(data.get("by", BY_DEFAULT)).split())[:40]
         if by:
             return by
-    raise Rejected('send "acknowledge", or {"by": "<who>"}, to acknowledge a suspected fall')
+    raise Rejected(f'send "{words[0]}", or {{"by": "<who>"}}, to {what}')
 
 
 def plan(name: str, payload: bytes, commands, purge: Callable[[], None]) -> tuple[str, Callable[[], object]]:
@@ -110,8 +112,11 @@ def plan(name: str, payload: bytes, commands, purge: Callable[[], None]) -> tupl
         action = _choice(text, ("start", "stop"), "the session command")
         return (f"{action} session", commands.start_session if action == "start" else commands.stop_session)
     if name == "fall":
-        by = _acknowledger(text)
+        by = _who(text, ("acknowledge", "ok", "press"), "acknowledge a suspected fall")
         return f"fall acknowledged by {by}", lambda: commands.acknowledge_fall(by)
+    if name == "test_alarm":
+        by = _who(text, ("raise",), "raise a test fall alarm")
+        return f"test fall alarm raised by {by}", lambda: commands.test_fall_alarm(by)
     if name == "athlete":
         if not text:
             raise Rejected("name an athlete (their name or id)")

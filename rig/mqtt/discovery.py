@@ -12,7 +12,9 @@ Ids: ``node_id`` is the hardware device id and the rig id
 each ``unique_id`` is ``<node_id>_<key>``, never derived from a name a user
 can change. Entity names follow Home Assistant's ``has_entity_name`` rule: the
 entity part only ("Steps today"), ``None`` for the device's main feature
-(the session's step count); ``default_entity_id`` suggests the entity ids.
+(the session's step count). ``default_entity_id`` is the id those names give
+on a Home Assistant that ignores it (see entity_ids.py), so the entity ids
+are the same on every version.
 
 Everything here is pure: the context is built by the client from the service.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rig.mqtt.entity_ids import default_entity_id
 from rig.mqtt.events import EVENT_TYPES
 from rig.mqtt.topics import Topics
 from rig.trace.header import FACINGS, GRIPS
@@ -39,21 +42,17 @@ EVENT_ICONS = {"grab": "mdi:hand-back-right-outline", "stall": "mdi:timer-sand",
 CADENCE_EXPIRE_S = 60
 MAX_PLANNED_FLIGHTS = 200
 MAX_ADDED_LOAD_KG = 50.0
+MAX_STATE_CHARS = 255          # Home Assistant refuses a longer state
 
 
 @dataclass(frozen=True)
 class DiscoveryContext:
     topics: Topics
     node_id: str
-    entity_slug: str                 # the start of suggested entity ids: sensor.<slug>_steps_today
-    device: dict
+    device: dict                     # its "name" makes the entity ids (entity_ids.py)
     origin: dict
     rails: dict[str, bool] = field(default_factory=dict)   # side -> has a force sensor
     athletes: tuple[str, ...] = ()
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_") or "stairrig"
 
 
 def _v(path: str) -> str:
@@ -67,7 +66,7 @@ def components(ctx: DiscoveryContext) -> dict[str, dict]:
 
     def add(key: str, platform: str, name: str | None, **options) -> None:
         out[key] = {"p": platform, "name": name, "unique_id": f"{ctx.node_id}_{key}",
-                    "default_entity_id": f"{platform}.{ctx.entity_slug}_{key}", **options}
+                    "default_entity_id": default_entity_id(platform, ctx.device["name"], name), **options}
 
     def counter(key, name, path, unit, icon):
         add(key, "sensor", name, value_template=_v(path), state_class="total_increasing",
@@ -97,12 +96,13 @@ def components(ctx: DiscoveryContext) -> dict[str, dict]:
         options = ["none", "light", "firm"] if has_force else ["none", "touch"]
         add(f"{side}_rail_grip", "sensor", f"{side.capitalize()} rail grip", device_class="enum", options=options,
             value_template=_v(f"rails.{side}"), icon="mdi:hand-back-right")
-    add("occupied", "binary_sensor", "Someone on the stairs", device_class="occupancy",
+    add("occupied", "binary_sensor", "Occupied", device_class="occupancy",
         value_template="{{ 'ON' if value_json.occupied else 'OFF' }}")
     add("session_active", "binary_sensor", "Session", device_class="running",
         value_template="{{ 'ON' if value_json.session.active else 'OFF' }}")
     add("fall_alarm", "binary_sensor", "Fall alarm", device_class="safety",
-        value_template="{{ 'ON' if value_json.fall_alarm else 'OFF' }}")
+        value_template="{{ 'ON' if value_json.fall_alarm else 'OFF' }}", json_attributes_topic=t.state,
+        json_attributes_template="{{ {'test': value_json.fall_alarm_test} | tojson }}")
     add("last_session", "sensor", "Last session", device_class="timestamp",
         value_template="{{ value_json.last_session.ended_at if value_json.last_session else None }}",
         json_attributes_topic=t.state,
@@ -117,6 +117,8 @@ def components(ctx: DiscoveryContext) -> dict[str, dict]:
         icon="mdi:stop")
     add("acknowledge_fall", "button", "I'm OK", command_topic=t.command("fall"), payload_press="acknowledge",
         icon="mdi:account-check")
+    add("test_alarm", "button", "Test fall alarm", command_topic=t.command("test_alarm"), payload_press="raise",
+        icon="mdi:alarm-light-outline")
     add("athlete", "select", "Athlete", command_topic=t.command("athlete"), options=list(ctx.athletes),
         value_template=_v("athlete.name"), entity_category="config", icon="mdi:account")
     add("drill_facing", "select", "Drill facing", command_topic=t.command("facing"), options=list(FACINGS),
@@ -139,6 +141,11 @@ def components(ctx: DiscoveryContext) -> dict[str, dict]:
         unit_of_measurement="events", state_class="measurement", enabled_by_default=False, **diag)
     add("dropped_events", "sensor", "Dropped events", value_template=_v("dropped_events"),
         unit_of_measurement="events", state_class="total_increasing", **diag)
+    # <base>/error is not retained: the sensor shows the last rejected command since Home Assistant started
+    add("last_error", "sensor", "Last error", state_topic=t.error, entity_category="diagnostic",
+        value_template="{{ value_json.error[:" + str(MAX_STATE_CHARS) + "] }}", json_attributes_topic=t.error,
+        json_attributes_template="{{ {'command': value_json.command, 'payload': value_json.payload, "
+                                 "'time': value_json.time} | tojson }}", icon="mdi:alert-circle-outline")
     return out
 
 

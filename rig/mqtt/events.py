@@ -5,6 +5,10 @@
 clock when the service saw it; ``seq`` counts the events of this run (so a
 consumer can tell a gap or a repeat); ``details`` are small: the session
 events carry a summary, never the samples.
+
+``fall_suspected`` and ``fall_acknowledged`` also carry ``"test": true|false``
+at the top (true for a test alarm, raised on purpose): Home Assistant shows it
+as an attribute of the event entity, so an automation can tell a test.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import datetime as dt
 from rig.live import session_figures
 
 EVENT_TYPES = ("grab", "stall", "fall_suspected", "fall_acknowledged", "session_started", "session_ended")
-_DROPPED = {"type", "at", "t", "fall_t"}   # engine times mean nothing outside the rig
+FALL_TYPES = ("fall_suspected", "fall_acknowledged")    # the events that say whether they are a test
+_DROPPED = {"type", "at", "t", "fall_t", "test"}   # engine times mean nothing outside the rig; "test" is on top
 _SUMMARY_KEYS = ("steps", "flights_up", "flights_down", "elevation_gain_m", "active_s", "cadence_spm",
                  "contact_pct", "firm_pct", "grabs", "stalls", "falls")
 
@@ -47,4 +52,7 @@ def event_details(event: dict) -> dict:
 
 
 def event_message(event: dict, seq: int, now: dt.datetime | None = None) -> dict:
-    return {"event_type": event["type"], "time": wall_time(now), "seq": seq, "details": event_details(event)}
+    message = {"event_type": event["type"], "time": wall_time(now), "seq": seq, "details": event_details(event)}
+    if event["type"] in FALL_TYPES:
+        message["test"] = event.get("test") is True
+    return message

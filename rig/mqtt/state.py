@@ -15,8 +15,8 @@ grip now) are "slow": they ride along with the next change that matters
 athlete or drill), and go out on their own only after ``slow_after_s``
 without one. While the athlete climbs, every step therefore goes out at
 once with fresh figures, instead of waiting behind a figure that changed
-a moment before. (The client also holds the state, at most 60 ms, from a
-step until the session's new count arrives: see ``HOLD_TYPES`` in client.py.)
+a moment before. (The state also waits, at most 60 ms, from a step until the
+session's new count arrives: see ``HOLD_TYPES`` in state_publisher.py.)
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def state_document(snapshot: dict) -> dict:
     session = snapshot["session"]
     athlete = snapshot.get("athlete") or {}
     drill = snapshot.get("drill") or {}
+    alarm = snapshot.get("alarm")
     last = snapshot.get("last_session")
     if last is not None:
         last = {k: last.get(k) for k in _LAST_SESSION_KEYS}
@@ -52,7 +53,8 @@ def state_document(snapshot: dict) -> dict:
         "rails": {side: rail["grip"] for side, rail in snapshot.get("rails", {}).items()},
         "athlete": {"id": athlete.get("id"), "name": athlete.get("name"), "level": athlete.get("level")},
         "drill": {k: drill.get(k) for k in ("facing", "grip", "planned_flights", "added_load_kg")},
-        "fall_alarm": snapshot.get("alarm") is not None,
+        "fall_alarm": alarm is not None,
+        "fall_alarm_test": alarm is not None and alarm.get("test") is True,
         "last_session": last,
     }
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from rig.config import RigConfig
 
 # the commands of <base>/<command>/set, and what each takes
-COMMANDS = ("session", "fall", "athlete", "facing", "grip", "planned_flights", "added_load_kg", "purge")
+COMMANDS = ("session", "fall", "test_alarm", "athlete", "facing", "grip", "planned_flights", "added_load_kg",
+            "purge")
 
 
 @dataclass(frozen=True)
