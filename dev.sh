@@ -50,6 +50,25 @@ ensure_python() {
   fi
 }
 
+ensure_home_assistant() {
+  # tests/test_home_assistant.py runs a real Home Assistant, the oldest supported and a current one,
+  # each in its own venv under ~/.cache/stairrig (tests/homeassistant/versions.py): made once, in a few
+  # minutes (Python 3.13.5 is built from source for the current one), then only checked.
+  # STAIRRIG_SKIP_HA=1 leaves them out, and those tests skip.
+  case "${STAIRRIG_SKIP_HA:-}" in
+    ""|0) ;;
+    *) echo "dev.sh: STAIRRIG_SKIP_HA=$STAIRRIG_SKIP_HA: no Home Assistant for the tests" >&2; return 0 ;;
+  esac
+  # what building Python from source needs
+  apt_install build-essential libssl-dev zlib1g-dev libbz2-dev libreadline-dev libsqlite3-dev \
+    libffi-dev liblzma-dev libncurses-dev uuid-dev xz-utils
+  if ! "$VENV/bin/python" -m tests.homeassistant.provision; then
+    echo "dev.sh: cannot prepare Home Assistant for the tests (see above); STAIRRIG_SKIP_HA=1 ./dev.sh test" \
+         "runs the other tests without it" >&2
+    exit 1
+  fi
+}
+
 cmd=${1:-help}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -61,6 +80,7 @@ case "$cmd" in
     ensure_python
     # the tests start their own Mosquitto on a free port and drive Debian's Chromium
     apt_install mosquitto chromium
+    ensure_home_assistant
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   bench)
