@@ -446,7 +446,9 @@ def log_problems(text: str, allow=()) -> list[str]:
             continue
         if any(pattern.search(r["message"]) for pattern in allow):
             continue
-        about_rig = re.search(r"stair ?rig", r["message"], re.I) is not None
+        # file paths (a traceback's, the venvs' under ~/.cache/stairrig) do not make a message about the rig
+        words = re.sub(r"(?:/[\w.@+-]+)+/?", " ", r["message"])
+        about_rig = re.search(r"stair ?rig", words, re.I) is not None
         if about_rig or r["logger"].startswith(RELEVANT_LOGGERS):
             problems.append(f"{r['time']} {r['level']} [{r['logger']}] {r['message']}")
     return problems
