@@ -90,3 +90,11 @@ def mqtt_rig(tmp_path):
     starter = RigStarter(tmp_path)
     yield starter
     starter.close()
+
+
+@pytest.fixture
+def root(tmp_path):
+    """An empty folder standing for / (install.sh --root)."""
+    r = tmp_path / "root"
+    r.mkdir()
+    return r

@@ -23,8 +23,10 @@ import time
 import pytest
 
 from tests.broker import Collector
-from tests.homeassistant.docs import doc_text, documented_entity_ids, fall_automation_yaml, load_yaml, without_notify
-from tests.homeassistant.instance import HomeAssistant, log_records
+from tests.homeassistant.docs import (another_rigs_id, doc_text, documented_entity_ids, fall_automation_yaml, load_yaml,
+                                      without_notify)
+from tests.homeassistant.instance import HomeAssistant
+from tests.homeassistant.logs import AFTER_PURGE_ECHO, log_problems
 from tests.homeassistant.rig import DemoRig
 from tests.homeassistant.versions import SKIP_ENV, VERSIONS, skipped
 
@@ -191,14 +193,6 @@ def expected_entity_ids(platform: str, component: dict, device_name: str) -> dic
 def rig_entities(ha: HomeAssistant) -> dict[str, dict]:
     return {e["entity_id"]: e for e in ha.entity_registry() if e["platform"] == "mqtt"
             and e["entity_id"].split(".", 1)[1].startswith(RIG_ID)}
-
-
-def another_rigs_id(entity_id: str, ours: set[str]) -> bool:
-    """``sensor.stairrig_garage_steps_today``: this rig's ``sensor.stairrig_steps_today`` for another
-    rig id (the doc's example of a second rig), not an id this rig should have."""
-    platform, object_id = entity_id.split(".", 1)
-    rest = object_id[len(RIG_ID) + 1:].split("_")
-    return any(f"{platform}.{RIG_ID}_{'_'.join(rest[i:])}" in ours for i in range(1, len(rest)))
 
 
 def fall_notifications(ha: HomeAssistant, seen: set[str] | None = None) -> list[dict]:
@@ -419,77 +413,3 @@ def test_no_warnings_about_the_rig_and_a_purge_removes_it(ha, rigs, collector):
     assert not new, f"the fall automation ran on the purge: {new}"
     problems = log_problems(ha.log_since(mark), allow=(AFTER_PURGE_ECHO,))
     assert not problems, f"{ha.version}'s log after the purge:\n" + "\n".join(problems)
-
-
-# -- the log ----------------------------------------------------------------------------
-RELEVANT_LOGGERS = ("homeassistant.components.mqtt", "homeassistant.components.automation",
-                    "homeassistant.helpers.template", "homeassistant.helpers.script",
-                    "homeassistant.helpers.event", "homeassistant.helpers.entity",
-                    "homeassistant.components.persistent_notification", "homeassistant.components.sensor",
-                    "homeassistant.components.binary_sensor", "homeassistant.components.event",
-                    "homeassistant.components.button", "homeassistant.components.select",
-                    "homeassistant.components.number", "homeassistant.util.package", "homeassistant.requirements")
-
-
-# Removing an entity, Home Assistant (2024.11 and 2026.2 alike) clears its discovery topic with an
-# empty retained message of its own: for a device-discovered entity that is the device's topic, so
-# after a purge it receives its own empty device payload and warns that nothing is left to clean up.
-AFTER_PURGE_ECHO = re.compile(rf"^No device components to cleanup for \w+_{RIG_ID}, node_id 'None'$")
-
-
-def log_problems(text: str, allow=()) -> list[str]:
-    """Warnings and errors about the rig's entities, the automations, their templates, or an
-    install attempt (a deprecation warning about the rig's discovery payload is one of them)."""
-    problems = []
-    for r in log_records(text):
-        if r["level"] not in ("WARNING", "ERROR", "CRITICAL"):
-            continue
-        if any(pattern.search(r["message"]) for pattern in allow):
-            continue
-        # file paths (a traceback's, the venvs' under ~/.cache/stairrig) do not make a message about the rig
-        words = re.sub(r"(?:/[\w.@+-]+)+/?", " ", r["message"])
-        about_rig = re.search(r"stair ?rig", words, re.I) is not None
-        if about_rig or r["logger"].startswith(RELEVANT_LOGGERS):
-            problems.append(f"{r['time']} {r['level']} [{r['logger']}] {r['message']}")
-    return problems
-
-
-# -- the harness's reading of docs/mqtt.md (no Home Assistant needed) ---------------------
-def test_the_doc_reader_finds_the_rigs_ids_and_the_fall_automation():
-    text = """Ids: `<platform>.stairrig_<key>`, `sensor.stairrig_<rig id>_<key>`, sensor.stairrig and
-`sensor.stairrig_steps_today`; another rig: `sensor.stairrig_garage_steps_today`; not the rig's:
-notify.mobile_app_annas_phone, /etc/stairrig/rig.toml, stairrig.service.
-
-### A phone alert on a suspected fall
-
-```sh
-not this one
-```
-
-```yaml
-- alias: first
-```
-
-```yaml
-- alias: second
-```
-"""
-    ids = documented_entity_ids(text)
-    assert ids == {"sensor.stairrig", "sensor.stairrig_steps_today", "sensor.stairrig_garage_steps_today"}
-    assert another_rigs_id("sensor.stairrig_garage_steps_today", {"sensor.stairrig_steps_today"})
-    assert not another_rigs_id("sensor.stairrig_steps_today", {"sensor.stairrig_total_steps"})
-    assert fall_automation_yaml(text) == "- alias: first\n"
-
-
-def test_only_the_notify_action_is_replaced_and_its_templates_kept():
-    automations = [{"alias": "fall", "triggers": [{"trigger": "state", "entity_id": "event.x"}],
-                    "actions": [{"action": "notify.mobile_app_phone",
-                                 "data": {"title": "{{ 1 }}", "message": "{{ 2 }}", "data": {"tag": "t"}}},
-                                {"action": "button.press", "target": {"entity_id": "button.y"}}]},
-                   {"alias": "ok", "triggers": [{"trigger": "event", "event_data": {"action": "STAIRRIG_IM_OK"}}],
-                    "actions": [{"action": "button.press"}]}]
-    replaced, count = without_notify(automations)
-    assert count == 1
-    assert replaced[0]["actions"][0] == {"action": "persistent_notification.create",
-                                         "data": {"title": "{{ 1 }}", "message": "{{ 2 }}"}}
-    assert replaced[0]["actions"][1:] == automations[0]["actions"][1:] and replaced[1] == automations[1]

@@ -79,3 +79,14 @@ def without_notify(automations) -> tuple[list[dict], int]:
         return {k: walk(v) for k, v in node.items()}
 
     return walk(automations), replaced
+
+
+RIG_ID = "stairrig"
+
+
+def another_rigs_id(entity_id: str, ours: set[str]) -> bool:
+    """``sensor.stairrig_garage_steps_today``: this rig's ``sensor.stairrig_steps_today`` for another
+    rig id (the doc's example of a second rig), not an id this rig should have."""
+    platform, object_id = entity_id.split(".", 1)
+    rest = object_id[len(RIG_ID) + 1:].split("_")
+    return any(f"{platform}.{RIG_ID}_{'_'.join(rest[i:])}" in ours for i in range(1, len(rest)))
