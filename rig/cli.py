@@ -199,12 +199,12 @@ def cmd_demo(args) -> int:
     from rig.sim.scenarios import demo_fall_after_s
 
     config = _config_with_network(args, demo=True)
-    data_dir = args.data_dir or tempfile.mkdtemp(prefix="stairrig-demo-")
-    config = replace(config, data_dir=os.path.abspath(data_dir))
     if args.fall and args.duration < MIN_FALL_DEMO_S:
         print(f"stairrig demo: --fall needs a demo of at least {MIN_FALL_DEMO_S:g} simulated seconds "
               f"(--duration), time for the fall and for the athlete to come back", file=sys.stderr)
         return 2
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="stairrig-demo-")
+    config = replace(config, data_dir=os.path.abspath(data_dir))
     fall_after_s = demo_fall_after_s(args.duration) if args.fall else None
     # show a stall and a grab early in any demo, then now and then
     try:
@@ -230,7 +230,8 @@ def cmd_demo(args) -> int:
         return 1
     service.subscribe("console", _print_live(), types={"step", "ascent", "descent", "grip", "grab", "stall",
                                                        "fall_suspected", "fall_acknowledged", "summary"})
-    driver = RigDriver(rig, sim.samples, service.stop_event)
+    # the clock runs on to the demo's end, also on a rig whose last sample comes before it
+    driver = RigDriver(rig, sim.samples, service.stop_event, end_s=args.duration)
     athlete = service.sessions.athlete
     print(f"stairrig demo: a simulated athlete on a simulated rig ({describe_rig(config)}; "
           f"athlete {athlete.name}, {athlete.weight_kg:g} kg)")

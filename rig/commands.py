@@ -35,6 +35,13 @@ class CommandError(ValueError):
     """A command that cannot be done; the message says why, for people."""
 
 
+def who(by, does: str) -> str:
+    """Who did something, as the alarm's events keep it: one line of at most 40 characters."""
+    if not isinstance(by, str) or not by.strip():
+        raise CommandError(f"say who {does} (a name, or where from: panel, mqtt)")
+    return " ".join(by.split())[:40]
+
+
 class Commands:
     def __init__(self, service):
         self.service = service
@@ -68,15 +75,13 @@ class Commands:
 
     def acknowledge_fall(self, by: str) -> dict:
         """"I'm OK": end the fall alarm; records a ``fall_acknowledged`` event."""
-        return self._run("acknowledge_fall", by=str(by)[:40])
+        return self._run("acknowledge_fall", by=who(by, "says \"I'm OK\""))
 
     def test_fall_alarm(self, by: str) -> dict:
         """Raise a test fall alarm (buzzer, panel overlay, Home Assistant), ended by "I'm OK" like a
         real one; returns its ``fall_suspected`` event (``"test": True``). Refused while an alarm is on
         and during a walk test. It never counts as a fall."""
-        if not isinstance(by, str) or not by.strip():
-            raise CommandError("say who raises the test fall alarm (a name, or where from: panel, mqtt)")
-        return self._run("test_fall_alarm", by=" ".join(by.split())[:40])
+        return self._run("test_fall_alarm", by=who(by, "raises the test fall alarm"))
 
     # -- athlete and drill ------------------------------------------------------
     def athletes(self) -> list[dict]:

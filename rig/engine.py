@@ -207,10 +207,12 @@ class Engine:
                     batch.append(get(timeout=timeout))
                 except queue.Empty:
                     pass
-                # the time is read before the queue is drained: a sample stamped before it is on the
-                # queue by then (its sender stamps, then queues), so advancing to it decides nothing
-                # behind the back of a sample still waiting (a simulator that catches up with the
-                # wall clock after a late edge would otherwise have that edge moved to its time)
+                # the time is read before the queue is drained, not after: a simulator moves its
+                # virtual clock only once the edge it stamped is queued, so advancing to this time
+                # decides nothing behind that edge's back (read after, a simulator catching up with
+                # the wall clock after a late edge would have the edge moved to its time). Real pins
+                # and the ADC sampler stamp, then queue: a sample queued after this read with an
+                # earlier stamp is still late by that gap, and moved to the time decided (_feed)
                 now = round(clock.now(), 6)
                 try:
                     while True:

@@ -48,10 +48,26 @@ def test_without_fall_nobody_falls(tmp_path):
     assert sessions and sum(s["falls"] for s in sessions) == 0
 
 
-def test_a_fall_needs_a_demo_long_enough_to_come_back(tmp_path):
-    done = run("demo", "--duration", "30", "--fall", "--port", "0", "--data-dir", str(tmp_path))
+def test_a_fall_needs_a_demo_long_enough_to_come_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))       # where the demo would make its data folder
+    done = run("demo", "--duration", "30", "--fall", "--port", "0")
     assert done.returncode == 2
     assert "--fall needs a demo of at least 60 simulated seconds" in done.stderr and "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []             # refused before anything was made
+
+
+def test_the_demo_ends_on_time_on_a_rig_without_load_cells(tmp_path):
+    """Touch-only rails: the script's last sample comes before the demo's end, and the clock must
+    run on to it (it stopped at the last sample, and the demo never ended)."""
+    text = open(example_config_path()).read()
+    text = "\n".join(line for line in text.splitlines() if "rail.left.force" not in line
+                     and "rail.right.force" not in line)
+    config = tmp_path / "touch-only.toml"
+    config.write_text(text)
+    done = run("demo", "--config", str(config), "--duration", "20", "--speed", "10", "--port", "0",
+               "--data-dir", str(tmp_path / "data"), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "demo summary" in done.stdout
 
 
 def falls_and_steps_after(sim, layout):

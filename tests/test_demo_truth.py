@@ -26,10 +26,25 @@ from tests.truth import differences
 
 
 
+# A process that spins: for at most HOG_S, and never beyond the test process (PR_SET_PDEATHSIG, and
+# a check that its parent is still the one that started it), so a killed test run leaves none behind.
+HOG_S = 180
+HOG = f"""
+import ctypes, os, signal, sys, time
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+if os.getppid() != int(sys.argv[1]):
+    sys.exit()
+end = time.monotonic() + {HOG_S}
+while time.monotonic() < end:
+    pass
+"""
+
+
 @pytest.fixture
 def busy_machine():
     """More processes spinning than the machine has cores, for the length of the test."""
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * (os.cpu_count() or 2))]
+    hogs = [subprocess.Popen([sys.executable, "-c", HOG, str(os.getpid())])
+            for _ in range(2 * (os.cpu_count() or 2))]
     try:
         yield
     finally:

@@ -212,6 +212,7 @@ def _walk_up(socket_path: Path, treads: int) -> None:
         send(f"tread.{treads}.front", 0)
 
 
+@pytest.mark.timeout(900)   # a real pip install (up to 600 s on a slow network), then the service
 def test_the_installed_service_runs_as_its_unit_says_counts_a_step_and_stops_cleanly(sandbox_dir):
     """install.sh into a temporary root with a real pip; then the installed unit's ExecStart, as
     its User=, with its WorkingDirectory=, Environment= and directories, in a mount namespace in

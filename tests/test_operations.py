@@ -9,7 +9,6 @@ import time
 
 import pytest
 from gpiozero import Device
-from gpiozero.pins.mock import MockFactory
 
 from rig.config import example_config_path, load_config
 from rig.hardware.mockpi import RigMockFactory

@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import socket
+import stat
 import threading
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,16 @@ class MockRigControl:
         self.received = 0
         self.rejected = 0
         self._stop = threading.Event()
-        if os.path.exists(path) and not os.path.isdir(path):
-            os.unlink(path)          # a socket left by a killed run
+        try:
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                os.unlink(path)      # a socket left by a killed run; anything else at the path is refused
+        except FileNotFoundError:
+            pass
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
-            self._sock.bind(path)
+            self._sock.bind(path)    # fails (EADDRINUSE) on a file that is not a socket: it is not ours
             os.chmod(path, 0o600)
+            self._inode = os.lstat(path).st_ino
         except OSError:
             self._sock.close()
             raise
@@ -102,6 +107,7 @@ class MockRigControl:
             self._thread.join(1.0)
         self._sock.close()
         try:
-            os.unlink(self.path)
+            if os.lstat(self.path).st_ino == self._inode:   # only the socket this run bound
+                os.unlink(self.path)
         except OSError:
             pass

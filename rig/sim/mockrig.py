@@ -85,16 +85,19 @@ class RigDriver:
     ``step_s``: with a virtual clock, how far (in its seconds) the clock moves
     at a time between edges, so that other threads (the engine, the ADC
     sampler) see it advance smoothly. When the samples are played the clock
-    stops where the last one left it.
+    stops where the last one left it, or runs on to ``end_s`` (the demo's
+    end, which a rig without load cells has no sample at).
     """
 
     def __init__(self, rig: SimulatedRig, samples: Iterable[tuple[float, str, float]],
-                 stop: threading.Event, *, t_offset_s: float = 0.0, step_s: float = 0.005):
+                 stop: threading.Event, *, t_offset_s: float = 0.0, step_s: float = 0.005,
+                 end_s: float | None = None):
         self.rig = rig
         self.samples = samples
         self.stop = stop
         self.t_offset_s = t_offset_s
         self.step_s = step_s
+        self.end_s = end_s
         self.done = threading.Event()
         self.driven = 0
         self.late_s = 0.0          # the most the driver ran behind the wall clock at an edge (virtual seconds)
@@ -145,5 +148,7 @@ class RigDriver:
                     return
                 self.rig.set_sample(channel, value)
                 self.driven += 1
+            if self.end_s is not None:
+                self._wait_until(self.end_s + offset)
         finally:
             self.done.set()

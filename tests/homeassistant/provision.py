@@ -3,10 +3,11 @@
 ``./dev.sh test`` runs it before pytest. For each version in ``versions.py``:
 
 1. its Python: 3.12 from the machine (pyenv's versions, else ``python3.12`` on
-   the PATH); 3.13.5 built from source with pyenv's ``python-build`` into
-   ``<cache>/python-3.13.5`` (the tarball from Debian's pool, the same file as
-   python.org's, checked against its sha256; python-build finds it in its
-   cache folder and checks it again);
+   the PATH; with neither, 3.12.12 is built from python.org's tarball);
+   3.13.5 built from source into ``<cache>/python-3.13.5`` (the tarball from
+   Debian's pool, the same file as python.org's, else python.org's; checked
+   against its sha256), with pyenv's ``python-build`` when the machine has
+   it (it checks the tarball again), else Python's own configure and make;
 2. a venv ``<cache>/ha-<version>``, Home Assistant installed under its own
    ``package_constraints.txt`` (read from the wheel before installing), plus
    the version's extra constraints;
@@ -32,6 +33,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -54,13 +56,14 @@ def say(text: str) -> None:
         print(f"dev.sh: {text}", file=sys.stderr, flush=True)
 
 
-def run(cmd: list, log: Path, what: str, env: dict | None = None, capture: bool = False) -> str:
+def run(cmd: list, log: Path, what: str, env: dict | None = None, capture: bool = False,
+        cwd: Path | None = None) -> str:
     """Run ``cmd``, appending its output to ``log``; a failure raises with the end of the log."""
     with open(log, "a") as f:
         f.write(f"\n$ {' '.join(map(str, cmd))}\n")
         f.flush()
         proc = subprocess.run([str(c) for c in cmd], stdout=subprocess.PIPE if capture else f,
-                              stderr=f, env={**os.environ, **(env or {})}, text=True)
+                              stderr=f, env={**os.environ, **(env or {})}, text=True, cwd=cwd)
         if capture and proc.stdout:
             f.write(proc.stdout)
     if proc.returncode != 0:
@@ -117,6 +120,8 @@ def find_python(spec: PythonSpec, log: Path) -> Path:
         version = _python_version(exe)
         if version and version.startswith(spec.version + "."):
             return exe
+    if spec.fallback is not None:
+        return build_python(spec.fallback, log)
     raise ProvisionError(f"no Python {spec.version} found (looked in pyenv's versions and for python{spec.version} "
                          f"on the PATH); install one, e.g. `pyenv install {spec.version}`")
 
@@ -129,41 +134,68 @@ def build_python(spec: PythonSpec, log: Path) -> Path:
         DOWNLOADS.mkdir(parents=True, exist_ok=True)
         tarball = DOWNLOADS / f"Python-{spec.version}.tar.xz"
         if not tarball.exists() or _sha256(tarball) != spec.sha256:
-            say(f"downloading the source of Python {spec.version} ({spec.url})")
-            part = tarball.with_suffix(".part")
-            try:
-                with urllib.request.urlopen(spec.url, timeout=120) as response, open(part, "wb") as f:
-                    shutil.copyfileobj(response, f)
-            except OSError as exc:
-                raise ProvisionError(f"cannot download {spec.url}: {exc}") from None
-            if _sha256(part) != spec.sha256:
-                part.unlink()
-                raise ProvisionError(f"{spec.url} does not have the sha256 of Python-{spec.version}.tar.xz "
-                                     f"({spec.sha256}); not building from it")
-            part.replace(tarball)
-        root = _pyenv_root()
-        python_build = root / "plugins" / "python-build" / "bin" / "python-build" if root else None
-        if python_build is None or not python_build.exists():
-            found = shutil.which("python-build")
-            if not found:
-                raise ProvisionError("pyenv's python-build is needed to build Python "
-                                     f"{spec.version} (https://github.com/pyenv/pyenv#installation)")
-            python_build = Path(found)
-        definition = subprocess.run([str(python_build), "--definitions"], capture_output=True, text=True).stdout
-        if spec.version not in definition.split():
-            raise ProvisionError(f"this python-build does not know Python {spec.version}: update pyenv")
+            _download(spec, tarball)
         say(f"building Python {spec.version} into {spec.prefix} (a few minutes, once; log: {log})")
         shutil.rmtree(spec.prefix, ignore_errors=True)
         started = time.monotonic()
-        run([python_build, spec.version, spec.prefix], log, f"building Python {spec.version}",
-            env={"PYTHON_BUILD_CACHE_PATH": str(DOWNLOADS), "MAKE_OPTS": f"-j{os.cpu_count() or 2}",
-                 "PYTHON_BUILD_SKIP_MIRROR": "1"})
+        python_build = _python_build(spec)
+        if python_build is not None:
+            run([python_build, spec.version, spec.prefix], log, f"building Python {spec.version}",
+                env={"PYTHON_BUILD_CACHE_PATH": str(DOWNLOADS), "MAKE_OPTS": f"-j{os.cpu_count() or 2}",
+                     "PYTHON_BUILD_SKIP_MIRROR": "1"})
+        else:     # no pyenv: Python's own configure and make
+            _configure_and_make(spec, tarball, log)
         if _python_version(exe) != spec.version:
             shutil.rmtree(spec.prefix, ignore_errors=True)
             raise ProvisionError(f"the Python {spec.version} built in {spec.prefix} does not work "
                                  f"(ssl, sqlite3, zlib, bz2, lzma, ctypes and venv must import); see {log}")
         say(f"Python {spec.version} built in {time.monotonic() - started:.0f} s")
         return exe
+
+
+def _download(spec: PythonSpec, tarball: Path) -> None:
+    """The source tarball from the first of ``spec.urls`` that has it, checked against its sha256."""
+    failures = []
+    for url in spec.urls:
+        say(f"downloading the source of Python {spec.version} ({url})")
+        part = tarball.with_suffix(".part")
+        try:
+            with urllib.request.urlopen(url, timeout=120) as response, open(part, "wb") as f:
+                shutil.copyfileobj(response, f)
+        except OSError as exc:
+            failures.append(f"{url}: {exc}")
+            continue
+        if _sha256(part) != spec.sha256:
+            part.unlink()
+            failures.append(f"{url} does not have the sha256 of Python-{spec.version}.tar.xz ({spec.sha256})")
+            continue
+        part.replace(tarball)
+        return
+    raise ProvisionError(f"cannot get the source of Python {spec.version}: " + "; ".join(failures))
+
+
+def _python_build(spec: PythonSpec) -> Path | None:
+    """pyenv's python-build, when the machine has one that knows ``spec.version``."""
+    root = _pyenv_root()
+    candidates = [root / "plugins" / "python-build" / "bin" / "python-build"] if root else []
+    if shutil.which("python-build"):
+        candidates.append(Path(shutil.which("python-build")))
+    for python_build in candidates:
+        if python_build.exists():
+            known = subprocess.run([str(python_build), "--definitions"], capture_output=True, text=True).stdout
+            if spec.version in known.split():
+                return python_build
+    return None
+
+
+def _configure_and_make(spec: PythonSpec, tarball: Path, log: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="stairrig-python-") as work:
+        run(["tar", "-xJf", tarball, "-C", work], log, f"unpacking Python {spec.version}")
+        source = Path(work) / f"Python-{spec.version}"
+        run(["./configure", f"--prefix={spec.prefix}", "--with-ensurepip=install"], log,
+            f"configuring Python {spec.version}", cwd=source)
+        run(["make", f"-j{os.cpu_count() or 2}"], log, f"building Python {spec.version}", cwd=source)
+        run(["make", "install"], log, f"installing Python {spec.version}", cwd=source)
 
 
 # -- Home Assistant ---------------------------------------------------------

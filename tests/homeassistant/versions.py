@@ -48,20 +48,26 @@ class PythonSpec:
     version: str            # "3.12" (any 3.12.x already on the machine) or "3.13.5" (built here if missing)
     build: bool = False      # build it from source into <cache>/python-<version> (never the machine's pyenv)
     sha256: str = ""        # of Python-<version>.tar.xz, for a build
-    url: str = ""           # where the source tarball comes from, for a build
+    urls: tuple[str, ...] = ()   # where the source tarball may come from, tried in order, for a build
+    fallback: "PythonSpec | None" = None   # built when the machine has no such Python
 
     @property
     def prefix(self) -> Path:
         return CACHE / f"python-{self.version}"
 
 
-PY312 = PythonSpec("3.12")
-# Debian trixie's orig tarball of python3.13 3.13.5 is python.org's Python-3.13.5.tar.xz, byte for
-# byte (the same sha256 as pyenv's python-build definition, which checks it again).
+# Python's own tarballs: the sha256 is python.org's (pyenv's python-build definitions list the same).
+# Debian's orig tarball of python3.13 3.13.5 (trixie's pool) is that file byte for byte.
+PY31212 = PythonSpec(
+    "3.12.12", build=True,
+    sha256="fb85a13414b028c49ba18bbd523c2d055a30b56b18b92ce454ea2c51edc656c4",
+    urls=("https://www.python.org/ftp/python/3.12.12/Python-3.12.12.tar.xz",))
+PY312 = PythonSpec("3.12", fallback=PY31212)
 PY3135 = PythonSpec(
     "3.13.5", build=True,
     sha256="93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640",
-    url="http://deb.debian.org/debian/pool/main/p/python3.13/python3.13_3.13.5.orig.tar.xz")
+    urls=("http://deb.debian.org/debian/pool/main/p/python3.13/python3.13_3.13.5.orig.tar.xz",
+          "https://www.python.org/ftp/python/3.13.5/Python-3.13.5.tar.xz"))
 
 
 @dataclass(frozen=True)
