@@ -18,7 +18,8 @@ def replay(path: str | os.PathLike, settings: DetectionSettings | None = None, *
     """Run a trace through the detector and return its summary.
 
     ``weight_kg`` overrides the header's body weight. ``progress(bytes_read,
-    size_bytes)`` is called every ``progress_every`` samples. Raises
+    size_bytes)`` is called about every ``progress_every`` samples (after the
+    block of the file that crosses each multiple). Raises
     ``TraceError`` (naming the line) on a bad file; the file's warnings (a
     truncated end) are in the summary's ``warnings`` list.
     """
@@ -27,17 +28,19 @@ def replay(path: str | os.PathLike, settings: DetectionSettings | None = None, *
     kwargs = {"on_event": on_event} if on_event is not None else {}
     detector = Detector(header.layout, settings or DetectionSettings(),
                         weight_kg=weight_kg or header.weight_kg, **kwargs)
-    feed = detector.feed
+    feed_many = detector.feed_many
     if progress is None:
-        for t, ch, v in trace:
-            feed(t, ch, v)
+        for batch in trace.batches():
+            feed_many(batch)
     else:
         n = 0
-        for t, ch, v in trace:
-            feed(t, ch, v)
-            n += 1
-            if n % progress_every == 0:
+        next_report = progress_every
+        for batch in trace.batches():
+            feed_many(batch)
+            n += len(batch)
+            if n >= next_report:
                 progress(trace.bytes_read, trace.size_bytes)
+                next_report = n - n % progress_every + progress_every
         progress(trace.size_bytes, trace.size_bytes)
     detector.finish()
     summary = detector.summary()

@@ -36,7 +36,7 @@ class ContactTracker:
     """
 
     __slots__ = ("min_s", "bridge_s", "on_start", "on_end", "phase", "raw_on",
-                 "t_start", "t_release", "deadline")
+                 "t_start", "t_release", "deadline", "pending_t")
 
     def __init__(self, min_s: float, bridge_s: float,
                  on_start: Callable[[float], None], on_end: Callable[[float], None]):
@@ -49,20 +49,16 @@ class ContactTracker:
         self.t_start = 0.0      # first raw edge of the current contact
         self.t_release = 0.0    # last raw release (start of the current gap)
         self.deadline = INF     # when a timer of this tracker runs out
+        # The earliest time a report not yet made could carry (INF: none): the
+        # first edge of a candidate, or the last release of a confirmed contact
+        # whose end is not settled yet. Kept up to date by every change of phase.
+        self.pending_t = INF
 
-    @property
-    def pending_t(self) -> float:
-        """The earliest time a report not yet made could carry (INF: none)."""
-        if self.phase == CANDIDATE:
-            return self.t_start
-        if self.phase == CONFIRMED and not self.raw_on:
-            return self.t_release
-        return INF
-
-    def edge(self, t: float, on: bool) -> None:
-        """A raw change at ``t``; call ``expire(t)`` first."""
+    def edge(self, t: float, on: bool) -> bool:
+        """A raw change at ``t``; call ``expire(t)`` first. False when the
+        signal was already ``on`` (nothing changed)."""
         if on == self.raw_on:
-            return
+            return False
         self.raw_on = on
         phase = self.phase
         if on:
@@ -70,6 +66,7 @@ class ContactTracker:
                 self.phase = CANDIDATE
                 self.t_start = t
                 self.deadline = t + self.min_s
+                self.pending_t = t
             elif phase == CANDIDATE:
                 # back from a short gap: confirm now if it has lasted long enough
                 if t - self.t_start >= self.min_s:
@@ -79,13 +76,18 @@ class ContactTracker:
                     self.deadline = self.t_start + self.min_s
             else:
                 self.deadline = INF
+                self.pending_t = INF
         else:
             if phase == IDLE:
-                return
+                return True
             self.t_release = t
             self.deadline = t + self.bridge_s
-            if phase == CANDIDATE and t - self.t_start >= self.min_s:
-                self._confirm()
+            if phase == CANDIDATE:
+                if t - self.t_start >= self.min_s:
+                    self._confirm()
+            else:
+                self.pending_t = t
+        return True
 
     def expire(self, now: float) -> None:
         """Fire the timer if it has run out by ``now``."""
@@ -111,6 +113,7 @@ class ContactTracker:
 
     def _confirm(self) -> None:
         self.phase = CONFIRMED
+        self.pending_t = INF if self.raw_on else self.t_release
         self.on_start(self.t_start)
 
     def _close(self, t_end: float) -> None:
@@ -118,5 +121,6 @@ class ContactTracker:
         self.phase = IDLE
         self.raw_on = False
         self.deadline = INF
+        self.pending_t = INF
         if was == CONFIRMED:
             self.on_end(t_end)

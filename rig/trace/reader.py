@@ -3,6 +3,14 @@
 A ``.gz`` file cut short by a power cut (a truncated last line or gzip
 member) is read up to its last whole sample, with a warning in
 ``TraceFile.warnings``.
+
+The file is read in blocks of lines (``BLOCK_BYTES`` at a time, split on
+newlines); each block's lines are parsed and checked in one loop, whose
+well-formed line costs a parse, three key lookups, one channel lookup and a
+few type tests, and become one batch of ``(t, channel, value)`` tuples
+(``TraceFile.batches``). Anything unusual about a line (blank, not JSON, not
+an object, a missing key, an undeclared channel) leaves the fast loop for
+``_explain_line``, which skips the blank line or names what is wrong.
 """
 
 from __future__ import annotations
@@ -17,21 +25,33 @@ import orjson
 
 from rig.trace.header import TraceError, TraceHeader
 
-_CHUNK = 1 << 20
+BLOCK_BYTES = 1 << 16   # about a thousand samples: a batch stays in the processor's caches
 MAX_T_S = 1e9  # about 31 years; beyond it a double no longer holds microseconds
 
+Sample = tuple[float, str, float]
+# A block of lines, with or without their newlines; the flag is False when the
+# block's last line is the end of a file that does not end with a newline (a
+# line perhaps cut short); every other line is whole.
+Block = tuple[list[bytes], bool]
 
-def _iter_plain_lines(path: str, warnings: list[str]) -> Iterator[bytes]:
+
+def _plain_blocks(path: str, warnings: list[str], position: list[int]) -> Iterator[Block]:
     with open(path, "rb") as fh:
-        yield from fh
+        while True:
+            lines = fh.readlines(BLOCK_BYTES)
+            if not lines:
+                break
+            position[0] = fh.tell()
+            yield lines, lines[-1].endswith(b"\n")
 
 
-def _iter_gzip_lines(path: str, warnings: list[str]) -> Iterator[bytes]:
-    """Lines of a (possibly multi-member, possibly truncated) gzip file.
+def _gzip_blocks(path: str, warnings: list[str], position: list[int]) -> Iterator[Block]:
+    """Blocks of lines of a (possibly multi-member, possibly truncated) gzip file.
 
-    A stream cut short ends the iteration after the last decompressed byte;
-    the partial last line is handed on without its newline, and the caller
-    decides whether it still parses.
+    Lines come without their newlines. A stream cut short ends the iteration
+    after the last decompressed byte; the partial last line is handed on as
+    the last block, marked not whole, and the reader decides whether it
+    still parses.
     """
     with open(path, "rb") as fh:
         decomp = zlib.decompressobj(wbits=31)
@@ -39,12 +59,17 @@ def _iter_gzip_lines(path: str, warnings: list[str]) -> Iterator[bytes]:
         pending = b""
         damaged = False
         while not damaged:
-            chunk = fh.read(_CHUNK)
+            chunk = fh.read(BLOCK_BYTES)
             if not chunk:
                 break
+            position[0] = fh.tell()
             out_parts = []
             data = chunk
             while data:
+                if not in_member:  # between members: skip the zero padding, wherever a read cut it
+                    data = data.lstrip(b"\0")
+                    if not data:
+                        break
                 in_member = True
                 try:
                     out_parts.append(decomp.decompress(data))
@@ -57,81 +82,92 @@ def _iter_gzip_lines(path: str, warnings: list[str]) -> Iterator[bytes]:
                 data = b""
                 if decomp.eof:
                     in_member = False
-                    data = decomp.unused_data.lstrip(b"\0")  # padding after a member
+                    data = decomp.unused_data
                     decomp = zlib.decompressobj(wbits=31)
             lines = (pending + b"".join(out_parts)).split(b"\n")
             pending = lines.pop()
-            for line in lines:
-                yield line + b"\n"
+            yield lines, True
         if in_member and not damaged:
             warnings.append("the gzip file ends early (cut short, perhaps by a power cut); "
                             "read up to its last whole line")
         if pending:
-            yield pending
+            yield [pending], False
 
 
 @dataclass
 class TraceFile:
-    """An opened trace: its header, then its samples one by one.
+    """An opened trace: its header, then its samples.
 
     Iterating yields ``(t_s, channel, value)`` tuples, validated against the
     spec: declared channel, 0/1 integer for switches and touch sensors, a
     finite number for forces, ``t`` never negative and never going back.
+    ``batches()`` yields the same tuples in lists, a block of the file at a
+    time (what replay feeds to ``Detector.feed_many``). A trace is read once.
     """
 
     path: str
     header: TraceHeader
     size_bytes: int
     warnings: list[str] = field(default_factory=list)
-    _lines: Iterator[bytes] | None = None
+    _blocks: Iterator[Block] | None = None
     _first_line_no: int = 1
-    bytes_read: int = 0
+    _position: list[int] = field(default_factory=lambda: [0])
     last_t: float | None = None
     first_t: float | None = None
     samples: int = 0
 
-    def __iter__(self) -> Iterator[tuple[float, str, float]]:
-        if self._lines is None:
+    @property
+    def bytes_read(self) -> int:
+        """How far into the file (compressed, for a .gz) the samples read so far go."""
+        return self._position[0]
+
+    def __iter__(self) -> Iterator[Sample]:
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[list[Sample]]:
+        """The samples, validated, in lists (one per block of the file; none empty)."""
+        if self._blocks is None:
             raise RuntimeError("a TraceFile can be iterated once")
-        lines, self._lines = self._lines, None
-        channels = self.header.layout.channels()
-        analog = {ch: ch.endswith(".force") for ch in channels}
+        blocks, self._blocks = self._blocks, None
+        # per channel: True for a force (a finite number), False for a switch (0 or 1)
+        analog = {ch: ch.endswith(".force") for ch in self.header.layout.channels()}
+        line_no = self._first_line_no
+        last_t = -0.0
+        count = 0
+        for lines, last_whole in blocks:
+            batch, line_no, last_t, cut = self._check_block(lines, last_whole, line_no, last_t, analog)
+            if batch:
+                if self.first_t is None:
+                    self.first_t = batch[0][0]
+                count += len(batch)
+                yield batch
+            if cut:
+                break
+        self.last_t = last_t if count else None
+        self.samples = count
+
+    def _check_block(self, lines: list[bytes], last_whole: bool, lines_before: int, last_t: float,
+                     analog: dict[str, bool]) -> tuple[list[Sample], int, float, bool]:
+        """Validate one block of lines, the first of which is line ``lines_before + 1``:
+        (samples, last line number, last t, cut short)."""
         loads = orjson.loads
         isfinite = math.isfinite
-        last_t = -0.0
-        first_t = None
-        count = 0
-        line_no = self._first_line_no
         path = self.path
-        read = self.bytes_read
-        for raw in lines:
-            line_no += 1
-            read += len(raw)
-            if not raw.strip():
-                continue
+        batch: list[Sample] = []
+        keep = batch.append
+        for line_no, raw in enumerate(lines, lines_before + 1):
             try:
                 obj = loads(raw)
-            except orjson.JSONDecodeError as exc:
-                if not raw.endswith(b"\n"):  # only ever the last line
-                    self.warnings.append(
-                        f"line {line_no} is cut short (the file ends mid-line); read up to line {line_no - 1}")
-                    break
-                raise TraceError(f"not valid JSON ({exc})", line_no, path) from None
-            try:
                 t = obj["t"]
                 ch = obj["ch"]
                 v = obj["v"]
-            except (KeyError, TypeError):
-                if not isinstance(obj, dict):
-                    raise TraceError("a sample must be a JSON object", line_no, path) from None
-                missing = [k for k in ("t", "ch", "v") if k not in obj]
-                raise TraceError(f"a sample needs {', '.join(missing)}", line_no, path) from None
-            try:
-                is_analog = analog.get(ch)
-            except TypeError:  # a list or an object is not a channel name
-                is_analog = None
-            if is_analog is None:
-                raise TraceError(f"channel {ch!r} is not declared by the header", line_no, path)
+                is_analog = analog[ch]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                whole = last_whole or raw is not lines[-1]
+                if self._explain_line(raw, whole, line_no, analog):
+                    continue  # a blank line
+                return batch, line_no - 1, last_t, True  # the last line, cut short
             if t.__class__ is not float:
                 if t.__class__ is not int:
                     raise TraceError(f"t must be a number of seconds, not {t!r}", line_no, path)
@@ -150,40 +186,67 @@ class TraceFile:
             elif v.__class__ is not int or (v != 0 and v != 1):
                 raise TraceError(f"{ch} needs the integer 0 or 1, not {v!r}", line_no, path)
             last_t = t
-            if first_t is None:
-                first_t = t
-            count += 1
-            self.bytes_read = read
-            yield t, ch, v
-        self.bytes_read = read
-        self.first_t = first_t
-        self.last_t = last_t if count else None
-        self.samples = count
+            keep((t, ch, v))
+        return batch, lines_before + len(lines), last_t, False
+
+    def _explain_line(self, raw: bytes, whole: bool, line_no: int, analog: dict[str, bool]) -> bool:
+        """A line the fast loop could not take: True for a blank line (skipped),
+        False for a last line cut short (a warning; reading stops there), else
+        raises the TraceError that names what is wrong."""
+        path = self.path
+        if not raw.strip():
+            return True
+        try:
+            # with its newline, as the message's position counts it
+            obj = orjson.loads(raw if not whole or raw.endswith(b"\n") else raw + b"\n")
+        except orjson.JSONDecodeError as exc:
+            if not whole:  # only ever the last line
+                self.warnings.append(
+                    f"line {line_no} is cut short (the file ends mid-line); read up to line {line_no - 1}")
+                return False
+            raise TraceError(f"not valid JSON ({exc})", line_no, path) from None
+        if not isinstance(obj, dict):
+            raise TraceError("a sample must be a JSON object", line_no, path)
+        missing = [k for k in ("t", "ch", "v") if k not in obj]
+        if missing:
+            raise TraceError(f"a sample needs {', '.join(missing)}", line_no, path)
+        ch = obj["ch"]
+        try:
+            declared = ch in analog
+        except TypeError:  # a list or an object is not a channel name
+            declared = False
+        if not declared:
+            raise TraceError(f"channel {ch!r} is not declared by the header", line_no, path)
+        raise TraceError(f"cannot read this sample ({raw[:80]!r})", line_no, path)  # not reached
 
 
 def read_trace(path: str | os.PathLike) -> TraceFile:
-    """Open a trace and read its header; iterate the result for the samples."""
+    """Open a trace and read its header; iterate the result (or its ``batches()``) for the samples."""
     path = os.fspath(path)
     try:
         size = os.path.getsize(path)
     except OSError as exc:
         raise TraceError(f"cannot open the trace: {exc.strerror}", path=path) from None
     warnings: list[str] = []
-    opener = _iter_gzip_lines if path.endswith(".gz") else _iter_plain_lines
-    try:
-        lines = opener(path, warnings)
-        line_no = 0
-        header_obj = None
-        for raw in lines:
+    position = [0]
+    opener = _gzip_blocks if path.endswith(".gz") else _plain_blocks
+    blocks = _guard_io(opener(path, warnings, position), path)
+    line_no = 0
+    header_obj = None
+    rest: Block | None = None
+    for lines, last_whole in blocks:
+        for k, raw in enumerate(lines):
             line_no += 1
             if raw.strip():
+                whole = last_whole or k < len(lines) - 1
                 try:
-                    header_obj = orjson.loads(raw)
+                    header_obj = orjson.loads(raw if not whole or raw.endswith(b"\n") else raw + b"\n")
                 except orjson.JSONDecodeError as exc:
                     raise TraceError(f"the header is not valid JSON ({exc})", line_no, path) from None
+                rest = (lines[k + 1:], last_whole)
                 break
-    except OSError as exc:
-        raise TraceError(f"cannot read the trace: {exc}", path=path) from None
+        if header_obj is not None:
+            break
     if header_obj is None:
         raise TraceError("the file is empty: a trace starts with its header line", path=path)
     try:
@@ -191,11 +254,17 @@ def read_trace(path: str | os.PathLike) -> TraceFile:
     except TraceError as exc:
         raise TraceError(str(exc), line_no, path) from None
     return TraceFile(path=path, header=header, size_bytes=size, warnings=warnings,
-                     _lines=_guard_io(lines, path), _first_line_no=line_no)
+                     _blocks=_chain(rest, blocks), _first_line_no=line_no, _position=position)
 
 
-def _guard_io(lines: Iterator[bytes], path: str) -> Iterator[bytes]:
+def _chain(first: Block | None, rest: Iterator[Block]) -> Iterator[Block]:
+    if first is not None and first[0]:
+        yield first
+    yield from rest
+
+
+def _guard_io(blocks: Iterator[Block], path: str) -> Iterator[Block]:
     try:
-        yield from lines
+        yield from blocks
     except OSError as exc:
         raise TraceError(f"cannot read the trace: {exc}", path=path) from None
