@@ -34,7 +34,7 @@ class EventBus:
     """
 
     def __init__(self, name: str = "stairrig-bus"):
-        self._queue: queue.SimpleQueue[dict | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[dict | list | None] = queue.SimpleQueue()
         self._subscribers: list[_Subscriber] = []
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -43,6 +43,10 @@ class EventBus:
 
     def publish(self, event: dict) -> None:
         self._queue.put(event)
+
+    def publish_all(self, events: list[dict]) -> None:
+        """Several events for one wake of the worker (the engine's samples and tick), in order."""
+        self._queue.put(events)
 
     def start(self) -> None:
         self._thread.start()
@@ -59,13 +63,14 @@ class EventBus:
     def _run(self) -> None:
         get = self._queue.get
         while True:
-            try:
-                event = get(timeout=0.2)
-            except queue.Empty:
-                continue
+            event = get()          # blocks until an event or close()'s None: no polling
             if event is None:
                 return
-            self.dispatch(event)
+            if type(event) is list:
+                for one in event:
+                    self.dispatch(one)
+            else:
+                self.dispatch(event)
 
     def dispatch(self, event: dict) -> None:
         etype = event.get("type")

@@ -143,12 +143,14 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def _run_until_stopped(service, duration_s: float | None, clock) -> bool:
-    """Wait for a signal, the duration, or a dead worker; False if a worker died."""
+    """Wait for a signal, the duration, or a dead worker; False if a worker died. A signal sets the
+    stop event and ends the wait at once; the checks run every second (a tenth with a duration)."""
     stop = service.stop_event
+    every_s = 1.0 if duration_s is None else 0.1
     while not stop.is_set():
         if duration_s is not None and clock.now() >= duration_s:
             break
-        stop.wait(0.1)
+        stop.wait(every_s)
         if not service.healthy():
             log.error("a worker thread died; stopping")
             return False

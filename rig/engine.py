@@ -1,12 +1,17 @@
 """The engine: the one thread that owns the detection state.
 
-Pin callbacks and the ADC sampler only put ``(t, channel, value)`` on the
-engine's queue (``sink``). The engine feeds them to the detector in time
-order, tells it the time when nothing comes (so that a step is announced as
-soon as it is confirmed, and stalls and falls are noticed without new
-samples), and publishes what the detector says on the bus, with the raw
-samples in batches for the trace recorder, a ``tick`` four times a second
-and a ``summary`` every second.
+Pin callbacks only put ``(t, channel, value)`` on the engine's queue
+(``sink``), which wakes it: an edge is decided at once. The ADC sampler
+hands over one scan of every force channel as one item (``sink_scan``),
+mostly without waking it: scans wait until the engine next wakes (an edge, a
+deadline of the detector, the sampler's wake a few times a second while the
+rig is in use, or ``_MAX_IDLE_S``), and are fed in time order with the
+edges. The engine tells the detector the time when nothing comes (so that a
+step is announced as soon as it is confirmed, and stalls and falls are
+noticed without new samples), and publishes what the detector says on the
+bus at once; four times a second it hands the bus, in one go, the raw
+samples fed since the last time (for the trace recorder and the live
+state), a ``tick``, and every second a ``summary``.
 
 It stops on ``close()``, which its owner calls once the inputs have
 stopped, so that no sample is lost: the last samples are fed, every channel
@@ -17,6 +22,7 @@ the final summary is published.
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -28,12 +34,16 @@ from rig.sessions import Drill
 log = logging.getLogger(__name__)
 
 _WAKE_AFTER_S = 0.0002   # decisions are strict "before": wake just after a deadline
-_MAX_IDLE_S = 0.05       # wake at least this often (real seconds)
+_MAX_IDLE_S = 0.5        # wake at least this often (real seconds); the ADC sampler wakes it more often
+                         # while someone is on the rig (adc.WAKE_EVERY_S)
+_IDLE_AFTER_S = 10.0     # no edge, command or busy ADC for this long: the rig is idle
+_IDLE_TICK_EVERY_S = 0.5  # an idle rig ticks twice a second (nothing on it moves)
 _TICK_EVERY_S = 0.25
 _SUMMARY_EVERY_S = 1.0
 _ALARMS = ("grab", "stall", "fall_suspected")
 _END = object()
 _COMMAND = object()
+_WAKE = (float("inf"),)   # a queue item that only wakes the engine (the force scans are waiting)
 
 
 class Engine:
@@ -45,6 +55,9 @@ class Engine:
         self.bus = bus
         self.stop_event = stop
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._scans: collections.deque = collections.deque()   # (t, ((channel, newtons), ...)) from the ADC
+        self._out: list = []       # samples fed and not yet on the bus
+        self._in_use_until = 0.0   # engine time until which the rig counts as in use (ticks 4 a second)
         self._last_t = 0.0         # the latest time fed or advanced to: nothing goes before it
         self._values: dict[str, float] = {}   # each channel's last value
         self.late_samples = 0      # samples stamped before _last_t (clamped to it)
@@ -58,9 +71,16 @@ class Engine:
         detector.on_event = self._on_run_event
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    # called from pin callback threads and the sampler: keep it tiny
+    # called from pin callback threads: keep it tiny
     def sink(self, t: float, channel: str, value: float) -> None:
         self._queue.put((t, channel, value))
+
+    # called from the ADC sampler: one scan of the force channels, fed when the engine next wakes
+    # (``wake``: now, which the sampler asks for a few times a second while the rig is in use)
+    def sink_scan(self, t: float, readings, wake: bool = False) -> None:
+        self._scans.append((t, readings))
+        if wake:
+            self._queue.put(_WAKE)
 
     def command(self, name: str, **kwargs) -> Future:
         """Run a command (``start_session``, ``end_session``, ``set_athlete``, ``set_drill``,
@@ -219,11 +239,16 @@ class Engine:
                         batch.append(get_nowait())
                 except queue.Empty:
                     pass
+                if batch:
+                    self._in_use_until = now + _IDLE_AFTER_S   # an edge, a command, a busy ADC
+                    if any(item is _WAKE for item in batch):
+                        batch = [item for item in batch if item is not _WAKE]
                 if batch and batch[-1] is _END:
                     batch.pop()
                     ended = True
-                if batch:
-                    self._feed(batch)
+                scans = self._take_scans()
+                if batch or scans:
+                    self._feed(batch, scans)
                 if now > self._last_t:
                     self._last_t = now
                 det.advance(self._last_t)
@@ -232,30 +257,75 @@ class Engine:
                 if self.heartbeat is not None:
                     self.heartbeat()
                 if now >= next_tick:
-                    next_tick = now + _TICK_EVERY_S
-                    bus.publish({"type": "tick", "t": now})
-                if now >= next_summary:
-                    next_summary = now + _SUMMARY_EVERY_S
-                    bus.publish({"type": "summary", "t": now, "summary": det.summary()})
+                    # the raw samples, the tick and (every second) the summary: one wake of the bus,
+                    # the samples first (the rig check's walk test takes them in time order)
+                    idle = now >= self._in_use_until and self.fall_alarm is None and not (
+                        self.sessions is not None and self.sessions.current is not None)
+                    next_tick = now + (_IDLE_TICK_EVERY_S if idle else _TICK_EVERY_S)
+                    events = [self._take_samples()] if self._out else []
+                    events.append({"type": "tick", "t": now})
+                    if now >= next_summary:
+                        next_summary = now + _SUMMARY_EVERY_S
+                        events.append({"type": "summary", "t": now, "summary": det.summary()})
+                    bus.publish_all(events)
             self._finish()
         except Exception as exc:
             self.error = exc
             log.critical("the engine failed; the rig stops", exc_info=True)
             self.stop_event.set()
 
-    def _feed(self, batch: list) -> None:
+    def _take_scans(self) -> list:
+        """The force samples the ADC sampler handed over, as ``(t, channel, newtons)`` in time order."""
+        scans = self._scans
+        out = []
+        while scans:
+            t, readings = scans.popleft()
+            for channel, value in readings:
+                out.append((t, channel, value))
+        return out
+
+    def _feed(self, batch: list, scans: list = ()) -> None:
+        """Feed the queue's items (edges and commands, in their order) and the force samples, merged
+        by time: a force sample goes before the first edge stamped after it."""
         det = self.detector
         last = self._last_t
         values = self._values
-        out = []
+        out = self._out
         sessions = self.sessions
-        for item in batch:
+        channels = det.channels
+        n_scans = len(scans)
+        i = 0
+        for item in (*batch, None):
+            if item is None:
+                upto = float("inf")          # the force samples after the last edge
+            elif item[0] is _COMMAND:
+                upto = last                  # a command acts at the time decided so far
+            else:
+                upto = item[0]
+            while i < n_scans and scans[i][0] <= upto:
+                t, channel, value = scans[i]
+                i += 1
+                if channel not in channels:
+                    continue
+                t = round(t, 6)
+                value = round(value, 4)      # 0.1 mN, as the trace keeps it
+                if t < last:
+                    self.late_samples += 1
+                    t = last
+                last = self._last_t = t
+                det.feed(t, channel, value)
+                if sessions is not None:
+                    sessions.sample(t, channel, value)
+                values[channel] = value
+                out.append((t, channel, value))
+            if item is None:
+                break
             if item[0] is _COMMAND:
                 self._last_t = last
                 self._do_command(*item[1:])
                 continue
             t, channel, value = item
-            if channel not in det.channels:
+            if channel not in channels:
                 log.warning("a sample from unknown channel %r was dropped", channel)
                 continue
             # the trace's resolution (microseconds, 0.1 mN): live and its replay see the same
@@ -272,9 +342,13 @@ class Engine:
             values[channel] = value
             out.append((t, channel, value))
         self._last_t = last
-        if out:
-            self.samples += len(out)
-            self.bus.publish({"type": "samples", "samples": out})
+
+    def _take_samples(self) -> dict:
+        """The ``samples`` event of what was fed since the last one."""
+        out = self._out
+        self.samples += len(out)
+        self._out = []
+        return {"type": "samples", "samples": out}
 
     def _finish(self) -> None:
         det = self.detector
@@ -285,6 +359,8 @@ class Engine:
                    if value or channel.endswith(".force")]
         if closing:
             self._feed(closing)
+        if self._out:
+            self.bus.publish(self._take_samples())
         self._finishing = True   # a step confirmed by the finish does not start a session
         det.finish(t_end)
         if self.sessions is not None:

@@ -13,7 +13,6 @@ from any thread (the MQTT client's, waitress's workers).
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import logging
 import os
@@ -31,7 +30,20 @@ TYPES = {"samples", "step", "vacated", "ascent", "descent", "grip", "grab", "sta
          "fall_acknowledged", "session_started", "session_update", "session_progress", "session_ended",
          "athlete_changed", "tick", "stopped"}
 ALERTS = ("grab", "stall", "fall_suspected", "fall_acknowledged")
+# events that count in ``changes`` only when they change more than the time and the raw channels
+_QUIET = {"samples", "tick"}
 _ALERT_SHOWN_S = 10.0      # a grab or stall banner stays this long (engine seconds)
+
+
+def _copy(value):
+    """A copy of a document of dicts and lists (a quarter of copy.deepcopy's time: no memo, and
+    the leaves are numbers, strings, None or tuples, which are never changed in place)."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy(v) for v in value]
+    return value
 
 
 def _pct(fraction: float | None) -> float | None:
@@ -149,13 +161,19 @@ class LiveState:
         self._day = None
         self._channels: dict[str, dict] = {c: {"value": None, "t_s": None} for c in layout.channels()}
         self._on_since: dict[str, float] = {}
+        self._analog = {c for c in layout.channels() if layout.is_analog(c)}
+        # rail side of each force channel: its force is shown with the rail
+        self._force_rails = {c: c.split(".")[1] for c in self._analog if c.startswith("rail.")}
+        # how many times the document changed in more than its time, raw forces and channels: a reader
+        # that saw the same count has nothing new to look at (MQTT skips an idle rig's ticks by it)
+        self.changes = 0
         self._load_totals()
 
     # -- reading -------------------------------------------------------------
     def snapshot(self) -> dict:
         """A copy of the live document (safe to serialise from any thread)."""
         with self._lock:
-            doc = copy.deepcopy(self._doc)
+            doc = _copy(self._doc)
         doc["uptime_s"] = round(time.monotonic() - self._started, 1)
         return doc
 
@@ -171,6 +189,8 @@ class LiveState:
             handler = getattr(self, "_on_" + etype, None)
             if handler is not None:
                 handler(event)
+                if etype not in _QUIET:
+                    self.changes += 1
 
     def _load_totals(self) -> None:
         self._day = self._wall().date()
@@ -213,34 +233,46 @@ class LiveState:
         self._doc["steps_today"] = self._base_today + current
 
     def _on_samples(self, event: dict) -> None:
-        layout = self.layout
-        for t, channel, value in event["samples"]:
+        # only each channel's last sample matters here (and whether a switch let go in between)
+        last: dict[str, tuple] = {}
+        released = set()
+        for sample in event["samples"]:
+            last[sample[1]] = sample
+            if not sample[2]:
+                released.add(sample[1])
+        rails = self._doc["rails"]
+        for channel, (t, _, value) in last.items():
             entry = self._channels.get(channel)
             if entry is None:
                 continue
             entry["value"] = value
             entry["t_s"] = t
-            if channel.startswith("rail.") and channel.endswith(".force"):
-                rail = self._doc["rails"].get(channel.split(".")[1])
-                if rail is not None:
-                    rail["force_n"] = round(value, 1)
-            on = bool(value) if not layout.is_analog(channel) else False
-            if on:
-                self._on_since.setdefault(channel, t)
-            else:
+            side = self._force_rails.get(channel)
+            if side is not None and side in rails:
+                rails[side]["force_n"] = round(value, 1)
+            if channel in self._analog:
+                continue
+            if not value:
                 self._on_since.pop(channel, None)
+            elif channel in released:       # off, then on again: on since the last press
+                self._on_since[channel] = t
+            else:
+                self._on_since.setdefault(channel, t)
 
     def _on_tick(self, event: dict) -> None:
         t = event["t"]
         doc = self._doc
         doc["t_s"] = t
         stuck = sorted(c for c, since in self._on_since.items() if t - since >= self.stuck_after_s)
-        doc["stuck_channels"] = stuck
+        if stuck != doc["stuck_channels"]:
+            doc["stuck_channels"] = stuck
+            self.changes += 1
         if doc["session"]["active"] and self._session_t0 is not None:
             doc["session"]["elapsed_s"] = round(t - self._session_t0, 1)
         alert = doc["alert"]
         if alert is not None and alert["type"] in ("grab", "stall") and t - alert["t"] >= _ALERT_SHOWN_S:
             doc["alert"] = None
+            self.changes += 1
         today = self._wall().date()
         if today != self._day:         # past midnight: today's count starts again
             self._day = today
@@ -248,6 +280,7 @@ class LiveState:
             if doc["session"]["active"]:
                 self._base_today = -doc["session"]["steps"]   # the session's earlier steps were yesterday's
             self._count_steps()
+            self.changes += 1
 
     def _on_step(self, event: dict) -> None:
         self._doc["occupied"] = True

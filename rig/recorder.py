@@ -33,9 +33,9 @@ class TraceRecorder:
         header = TraceHeader(**{**header.__dict__, "recorded_at": started_at.isoformat(timespec="seconds")})
         self.path = path
         self.failed = False
-        # a flush happens on the next event after 0.5 s; the engine publishes a
+        # a flush happens on the next event after 0.75 s; the engine publishes a
         # tick every 0.25 s, so the file reaches the disk at least once a second
-        self._writer = TraceWriter(path, header, flush_every_s=0.5)
+        self._writer = TraceWriter(path, header, flush_every_s=0.75)
 
     def __call__(self, event: dict) -> None:
         if self.failed:

@@ -160,7 +160,11 @@ class RigCheck:
         return channel
 
     def _raw_readings(self, channel: str) -> list[float]:
-        """The last second's readings (0..1), with the calibration in use when they were sampled."""
+        """The last second's readings (0..1), with the calibration in use when they were sampled.
+        An idle rig's ADC reads slowly: it is woken, and a second of full-rate readings awaited."""
+        sampler = getattr(getattr(self.service, "sensors", None), "sampler", None)
+        if sampler is not None and sampler.wake_up():
+            self.service.stop_event.wait(self.service.clock.real_delay(WINDOW_S + 1.0))
         now = self.service.clock.now()
         with self._lock:
             cal = self._calibration[channel]

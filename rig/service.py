@@ -76,7 +76,7 @@ class Service:
         self.bus.subscribe("rigcheck", self.rigcheck, types=RigCheck.TYPES)
         try:
             self.sensors = open_sensors(config, self.engine.sink, self.clock, self.stop_event,
-                                        pin_factory=pin_factory)
+                                        pin_factory=pin_factory, scan_sink=self.engine.sink_scan)
         except Exception:
             if self.store is not None:
                 self.store.close()

@@ -136,6 +136,10 @@ class EventHub:
     def _channel_variant(self, text: str, streams) -> str | None:
         if not any(s.channels for s in streams):
             return None
+        # someone watches the raw channels (the rig check): the ADC reads at its full rate
+        sampler = getattr(getattr(self.service, "sensors", None), "sampler", None)
+        if sampler is not None:
+            sampler.wake_up()
         return _add_channels(text, _dumps(self.live.channels()))
 
     # -- the stream side ---------------------------------------------------------------

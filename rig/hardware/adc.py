@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Callable
 
 log = logging.getLogger(__name__)
 
-SampleSink = Callable[[float, str, float], None]
+ScanSink = Callable[[float, tuple, bool], None]
+WAKE_EVERY_S = 0.1        # while the rig is in use, the engine is woken for the scans this often
 
 
 class AnalogSampler:
-    """Read every force channel at ``sample_hz`` and hand ``(t, channel, newtons)`` on.
+    """Read every force channel at ``sample_hz`` and hand each scan on as one item:
+    ``sink(t, ((channel, newtons), ...), wake)``, ``t`` taken once the scan's reads are done;
+    ``wake`` asks the engine to take the scans now (every ``WAKE_EVERY_S`` while the rig is in use,
+    and at once when a force appears on an idle rig).
 
     ``channels`` is a list of ``(channel name, gpiozero MCP3008, zero_offset, scale_n)``;
     newtons = (reading - zero_offset) * scale_n. ``set_calibration`` changes a
@@ -23,7 +28,8 @@ class AnalogSampler:
     streak) and counted in ``errors``; the sampler keeps going.
     """
 
-    def __init__(self, channels, sample_hz: float, sink: SampleSink, clock, stop: threading.Event):
+    def __init__(self, channels, sample_hz: float, sink: ScanSink, clock, stop: threading.Event, *,
+                 idle_hz: float | None = None, idle_after_s: float = 10.0, active_n: float = 0.25):
         channels = list(channels)
         self.channels = [(name, device) for name, device, _, _ in channels]
         # one (zero_offset, scale_n) tuple per channel: replacing it is atomic, so the
@@ -31,6 +37,16 @@ class AnalogSampler:
         self._conversion: dict[str, tuple[float, float]] = {
             name: (float(zero), float(scale)) for name, _, zero, scale in channels}
         self.period_s = 1.0 / sample_hz
+        # an idle rig (no force of active_n or more, no tread or touch on, for idle_after_s) is
+        # sampled at idle_hz: someone arriving is still noticed within a period, and the first edge
+        # or force brings the full rate back at once
+        self.idle_period_s = 1.0 / idle_hz if idle_hz else self.period_s
+        self.idle_after_s = idle_after_s
+        self.active_n = active_n
+        self._active_until = float("inf") if idle_hz is None else 0.0
+        self._on: set[str] = set()             # digital channels on now
+        self.idle = False
+        self._woke_at = -float("inf")
         self.sink = sink
         self.clock = clock
         self.stop = stop
@@ -53,6 +69,21 @@ class AnalogSampler:
         self._conversion[channel] = (float(zero_offset), float(scale_n))
         return self.clock.now()
 
+    def wake_up(self) -> bool:
+        """Read at the full rate from now on (for ``idle_after_s`` at least): someone watches the
+        raw values or calibrates. Returns whether the sampler was idle until now."""
+        was_idle = self.idle
+        self._active_until = max(self._active_until, self.clock.now() + self.idle_after_s)
+        return was_idle
+
+    def note_edge(self, t: float, channel: str, value: float) -> None:
+        """A tread or touch edge (from a pin callback): the rig is in use; full rate at once."""
+        if value:
+            self._on.add(channel)
+        else:
+            self._on.discard(channel)
+        self._active_until = max(self._active_until, t + self.idle_after_s)
+
     def start(self) -> None:
         if self.channels:
             self.thread.start()
@@ -62,13 +93,15 @@ class AnalogSampler:
 
     def _run(self) -> None:
         clock, stop, sink, conversion = self.clock, self.stop, self.sink, self._conversion
+        channels = self.channels
+        sleep = time.sleep
         next_t = clock.now()
         failing = False
         while not stop.is_set():
-            for name, device in self.channels:
+            readings = []
+            for name, device in channels:
                 try:
                     value = device.value
-                    t = clock.now()   # after the read: an SPI transfer takes a while
                 except Exception as exc:  # a flaky SPI bus must not stop the rig
                     self.errors += 1
                     if not failing:
@@ -76,11 +109,27 @@ class AnalogSampler:
                     failing = True
                     continue
                 failing = False
+                readings.append((name, value))
+            t = clock.now()   # after the reads: an SPI transfer takes a while
+            loaded = False
+            scan = []
+            for name, value in readings:
                 zero, scale = conversion[name]   # after the time stamp: see set_calibration
-                sink(t, name, (value - zero) * scale)
+                newtons = (value - zero) * scale
+                loaded = loaded or abs(newtons) >= self.active_n
+                scan.append((name, newtons))
+            if loaded or self._on:
+                self._active_until = max(self._active_until, t + self.idle_after_s)
+            was_idle, self.idle = self.idle, t >= self._active_until
+            wake = not self.idle and (was_idle or t - self._woke_at >= WAKE_EVERY_S)
+            if wake:
+                self._woke_at = t
+            if scan:
+                sink(t, tuple(scan), wake)
             self.reads += 1
-            next_t += self.period_s
+            next_t += self.idle_period_s if self.idle else self.period_s
             now = clock.now()
             if next_t < now - 10 * self.period_s:
                 next_t = now  # fell far behind (a stalled clock or a busy CPU): do not burst
-            stop.wait(max(0.0, clock.real_delay(next_t - now)))
+            # a plain sleep (the stop event is checked each period): cheaper than waiting on the event
+            sleep(max(0.0, clock.real_delay(next_t - now)))

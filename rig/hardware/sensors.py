@@ -48,8 +48,10 @@ class Sensors:
                 log.debug("closing %r failed", device, exc_info=True)
 
 
-def open_sensors(config: RigConfig, sink: Sink, clock, stop: threading.Event, pin_factory=None) -> Sensors:
-    """Create the devices; pin callbacks hand ``(t, channel, value)`` to ``sink``.
+def open_sensors(config: RigConfig, sink: Sink, clock, stop: threading.Event, pin_factory=None,
+                 scan_sink=None) -> Sensors:
+    """Create the devices; pin callbacks hand ``(t, channel, value)`` to ``sink``, the ADC
+    sampler each scan ``(t, ((channel, newtons), ...))`` to ``scan_sink`` (else each sample to ``sink``).
 
     ``clock.from_ticks`` turns the pin factory's tick into the trace's time.
     """
@@ -57,7 +59,11 @@ def open_sensors(config: RigConfig, sink: Sink, clock, stop: threading.Event, pi
     from_ticks = clock.from_ticks
 
     def edge(ticks: float, channel: str, value: int) -> None:
-        sink(from_ticks(ticks), channel, value)
+        t = from_ticks(ticks)
+        sampler = sensors.sampler
+        if sampler is not None:
+            sampler.note_edge(t, channel, value)
+        sink(t, channel, value)
 
     analog: list[tuple[str, MCP3008, float, float]] = []
     try:
@@ -82,5 +88,15 @@ def open_sensors(config: RigConfig, sink: Sink, clock, stop: threading.Event, pi
         sensors.close()
         raise
     if analog:
-        sensors.sampler = AnalogSampler(analog, config.adc.sample_hz, sink, clock, stop)
+        if scan_sink is None:
+            def scan_sink(t: float, readings, wake: bool = False) -> None:
+                for channel, value in readings:
+                    sink(t, channel, value)
+        adc = config.adc
+        # force treads are the steps' own sensors: they are read at the full rate, always
+        idle_hz = adc.idle_sample_hz if (adc.idle_sample_hz < adc.sample_hz
+                                         and config.layout.tread_sensor != "force") else None
+        sensors.sampler = AnalogSampler(analog, adc.sample_hz, scan_sink, clock, stop,
+                                        idle_hz=idle_hz, idle_after_s=adc.idle_after_s,
+                                        active_n=config.detection.rail_contact_on_n)
     return sensors

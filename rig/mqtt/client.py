@@ -68,6 +68,7 @@ class MqttOutput:
         self.client_id = self.config.client_id or f"stairrig-{self.node_id}"
         self._events = EventQueue(self.config.queue_limit, EVENT_WINDOW)
         self._seq = 0
+        self._live_changes = -1              # the live state's change count at the last tick looked at
         self._drop_logged = 0
         self._fail_reason: str | None = None
         self._started = False
@@ -125,12 +126,21 @@ class MqttOutput:
         if self.broken:
             return
         etype = event["type"]
+        if etype == "tick":
+            changes = self.service.live.changes
+            if changes == self._live_changes:
+                return          # an idle rig's tick: nothing in the state moved
+            self._live_changes = changes
+        # the publisher wakes for what only it sends (events, discovery, what the state's window
+        # holds back), not for every tick: an idle rig ticks four times a second
+        wake = etype in EVENT_TYPES or not self._publisher.ready
         if etype in EVENT_TYPES:
             self._queue_event(event)
         if etype in STATE_TRIGGERS:
             self._state.note(etype)
             if etype == "athlete_changed":
                 self._publisher.athletes_changed()
+                wake = True
             if self._publisher.ready:
                 # the state's prompt path: published from here when the window is open (one thread hop
                 # less for a step); the publisher's timer sends what the window holds back
@@ -138,7 +148,9 @@ class MqttOutput:
                     self._state.check(time.monotonic())
                 except Exception:
                     log.exception("MQTT: publishing the state failed")
-        self._publisher.wake()
+                wake = wake or self._state.pending()
+        if wake:
+            self._publisher.wake()
 
     def _queue_event(self, event: dict) -> None:
         self._seq += 1

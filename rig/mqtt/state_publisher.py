@@ -32,7 +32,7 @@ STATE_TRIGGERS = frozenset({"step", "ascent", "descent", "vacated", "grip", "fal
                             "athlete_changed", "tick", "stopped"})
 # the session's update (its new count) follows these within the engine's loop: the state waits for it
 HOLD_TYPES = frozenset({"step", "ascent", "descent", "session_started"})
-HOLD_S = 0.06                  # the engine wakes at least every 50 ms
+HOLD_S = 0.06                  # the engine publishes the session's update in the loop that confirms the step
 DIAGNOSTICS_EVERY_S = 60.0
 DIAGNOSTICS_MIN_GAP_S = 1.0
 
@@ -150,6 +150,10 @@ class StatePublisher:
         if now - self._diag_sent >= DIAGNOSTICS_EVERY_S or (
                 self._diag_pending() and now - self._diag_sent >= DIAGNOSTICS_MIN_GAP_S):
             self.publish_diagnostics(now)
+
+    def pending(self) -> bool:
+        """Something the publisher's timer must send: a state the window holds back, or diagnostics."""
+        return self._throttle.due() is not None or self._diag_pending()
 
     # -- the publisher's timer ------------------------------------------------------------
     def deadlines(self) -> list[float]:

@@ -52,6 +52,7 @@ class HistoryRecorder:
         self.on_request = None           # called with "start_session" or "end_session" (from the command line)
         self._pushed: tuple | None = None
         self._next_poll = 0.0
+        self._files_stamp: list | None = None
         stale = store.take_request() if store.available else None
         if stale:
             log.info("dropped a %s request left while the rig was stopped", stale)
@@ -63,6 +64,8 @@ class HistoryRecorder:
         if etype == "tick":
             if event["t"] >= self._next_poll:
                 self._next_poll = event["t"] + _POLL_EVERY_S
+                if not self._files_changed():
+                    return      # nobody wrote to the history since the last look: nothing to take
                 self.poll_athlete()
                 request = self.store.take_request()
                 if request and self.on_request is not None:
@@ -99,6 +102,20 @@ class HistoryRecorder:
                                    events=summary["events"] + event.get("notes", []) + [end],
                                    energy_kcal=event["energy_kcal"])
             self._prune()
+
+    def _files_changed(self) -> bool:
+        """Whether the database or its write-ahead log changed since the last look (a command
+        line's request or athlete, or the rig's own writes): two stats instead of a transaction."""
+        stamp = []
+        for suffix in ("", "-wal"):
+            try:
+                st = os.stat(self.store.path + suffix)
+                stamp.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                stamp.append(None)
+        changed = stamp != self._files_stamp
+        self._files_stamp = stamp
+        return changed
 
     def decide_level(self, athlete_id: int):
         """The progression's recommendation now; the athlete's level follows it."""

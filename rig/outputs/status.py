@@ -8,10 +8,11 @@ sampled, the current session, and where the data is.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import time
+
+import orjson
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,8 @@ class StatusWriter:
         }
         tmp = self.path + ".tmp"
         try:
-            with open(tmp, "w") as fh:
-                json.dump(doc, fh, indent=1)
+            with open(tmp, "wb") as fh:
+                fh.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
             os.chmod(tmp, 0o644)   # no health data in it: anyone may ask whether the rig is healthy
             os.replace(tmp, self.path)
         except OSError as exc:
