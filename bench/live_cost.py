@@ -12,7 +12,8 @@ In one run, side by side:
    with the simulated athlete **walking** (the demo scenario played into the
    mock pins over ``STAIRRIG_MOCK_SOCKET``). For each: the service's CPU time
    (the sum of its threads' run time from ``/proc/PID/task/*/schedstat``,
-   nanoseconds) over the window, the samples it took in that window (the
+   nanoseconds, less the thread that receives the simulated athlete's
+   datagrams: it stands for the world, not the rig) over the window, the samples it took in that window (the
    channel counts in its status file, rewritten every 2 s: the window runs
    from one rewrite to another), and so the CPU time per sample and the
    share of one core.
@@ -20,10 +21,11 @@ In one run, side by side:
    (``rig.replay.replay``, CPU time from ``time.process_time``): CPU time per
    sample, and the ratio live / replay.
 3. With ``--callgrind``: instructions (valgrind's callgrind, ``Ir``) per
-   sample for replay, and for the idle service (``--collect-atstart=no``,
-   switched on with ``callgrind_control`` for the window). Instruction
-   counts do not depend on how busy the machine is; the idle service under
-   valgrind runs some 50 times slower, so its figure is indicative.
+   sample for replay, and for the service idle and walking
+   (``--instr-atstart=no``, instrumented with ``callgrind_control`` for a
+   minute). Instruction counts do not depend on how busy the machine is, and
+   leave out what the kernel spends waking threads; under valgrind the
+   service runs many times slower, so its figures are indicative.
 """
 
 from __future__ import annotations
@@ -56,15 +58,20 @@ from rig.sim import simulate  # noqa: E402
 from rig.trace import read_trace  # noqa: E402
 
 
-def thread_cpu_ns(pid: int) -> int:
-    """The run time of every live thread of ``pid``, in nanoseconds."""
-    total = 0
-    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+# the thread that plays the world (the simulated athlete's datagrams) is not the rig's cost
+WORLD_THREADS = ("mock-control",)
+
+
+def thread_cpu_ns(pid: int) -> dict[str, int]:
+    """The run time of every live thread of ``pid`` by its OS name (rig/threads.py), in nanoseconds."""
+    out: dict[str, int] = {}
+    for task in glob.glob(f"/proc/{pid}/task/*"):
         try:
-            total += int(open(path).read().split()[0])
+            name = open(f"{task}/comm").read().strip()
+            out[name] = out.get(name, 0) + int(open(f"{task}/schedstat").read().split()[0])
         except (OSError, ValueError, IndexError):
             pass      # a thread that ended meanwhile
-    return total
+    return out
 
 
 def write_config(data_dir: str) -> Path:
@@ -133,9 +140,11 @@ class RunningService:
             last, cpu1 = self._next_status(last["updated_at"])
         elapsed_s = last["uptime_s"] - first["uptime_s"]
         samples = self._samples(last) - self._samples(first)
-        cpu_s = (cpu1 - cpu0) / 1e9
+        threads = {name: (ns - cpu0.get(name, 0)) / 1e9 for name, ns in cpu1.items()}
+        world_s = sum(c for name, c in threads.items() if name in WORLD_THREADS)
+        cpu_s = sum(threads.values()) - world_s
         self.trace = last.get("trace")
-        return {"span_s": elapsed_s, "samples": samples, "cpu_s": cpu_s,
+        return {"span_s": elapsed_s, "samples": samples, "cpu_s": cpu_s, "threads": threads, "world_s": world_s,
                 "core_pct": 100.0 * cpu_s / elapsed_s, "us_per_sample": 1e6 * cpu_s / max(1, samples)}
 
     def stop(self) -> None:
@@ -167,15 +176,22 @@ def walk(socket_path: str, span_s: float, stop: threading.Event) -> int:
     sim = simulate("demo", seed=3, noise="typical", layout=config.layout, weight_kg=config.athlete.weight_kg,
                    duration_s=span_s + 30.0)
     sent = 0
+    last: dict[str, float] = {}
     t0 = time.monotonic()
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
         for t, channel, value in sim.samples:
+            if channel.endswith(".force") and abs(value - last.get(channel, -1.0)) < 0.05:
+                continue            # the load cell reads on as it was: nothing to tell the mock
+            last[channel] = value
             wait = t - (time.monotonic() - t0)
             if wait > 0 and stop.wait(wait):
                 break
             if stop.is_set():
                 break
-            s.sendto(f"{channel} {value}".encode(), socket_path)
+            try:
+                s.sendto(f"{channel} {value}".encode(), socket_path)
+            except OSError:
+                break           # the service stopped
             sent += 1
     return sent
 
@@ -216,24 +232,32 @@ def callgrind_total(path: str) -> int:
     raise ValueError(f"no totals in {path}")
 
 
-def callgrind_idle(args, span_s: float, out_dir: str) -> float:
-    """Instructions per sample of the idle service under callgrind, for a window of ``span_s``."""
+def callgrind_live(args, span_s: float, out_dir: str, *, walking: bool) -> float:
+    """Instructions per sample of the service under callgrind (every thread, the datagram
+    receiver too), instrumented for a window of ``span_s`` only (``--instr-atstart=no`` and
+    ``callgrind_control -i on``, then a dump)."""
     out = os.path.join(out_dir, "cg.live")
     data_dir = tempfile.mkdtemp(prefix="stairrig-cost-cg-")
+    stop = threading.Event()
     try:
-        svc = RunningService(args, data_dir, prefix=["valgrind", "--tool=callgrind", "--collect-atstart=no",
+        svc = RunningService(args, data_dir, prefix=["valgrind", "--tool=callgrind", "--instr-atstart=no",
                                                       f"--callgrind-out-file={out}"])
+        if walking:
+            threading.Thread(target=walk, args=(svc.socket_path, span_s + 120, stop), daemon=True).start()
         first, _ = svc._next_status(None)
         first, _ = svc._next_status(first["updated_at"])
-        subprocess.run(["callgrind_control", "-i", "on", str(svc.proc.pid)], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "-i", "on"], check=True, capture_output=True)
         time.sleep(span_s)
         last, _ = svc._next_status(first["updated_at"])
-        subprocess.run(["callgrind_control", "-i", "off", str(svc.proc.pid)], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "-d"], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "-i", "off"], check=True, capture_output=True)
         samples = svc._samples(last) - svc._samples(first)
+        stop.set()
         svc.stop()
-        total = sum(callgrind_total(p) for p in glob.glob(out + "*"))
-        return total / max(1, samples)
+        dumps = [p for p in glob.glob(out + ".*") if p.rsplit(".", 1)[1].isdigit()]
+        return callgrind_total(max(dumps, key=lambda p: int(p.rsplit(".", 1)[1]))) / max(1, samples)
     finally:
+        stop.set()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -256,12 +280,13 @@ def main() -> int:
             time.sleep(2)
             rows.append((f"idle, {args.streams} tablet streams", svc.window(args.span)))
             stop.set()
-            walker = threading.Thread(target=walk, args=(svc.socket_path, args.span + 10, threading.Event()),
-                                      daemon=True)
+            walking = threading.Event()
+            walker = threading.Thread(target=walk, args=(svc.socket_path, args.span + 10, walking), daemon=True)
             walker.start()
             time.sleep(3)
             rows.append(("athlete walking", svc.window(args.span)))
             trace = svc.trace
+            walking.set()
         finally:
             svc.stop()
         replayed = replay_cost(trace)
@@ -271,6 +296,9 @@ def main() -> int:
         for name, r in rows:
             print(f"  {name:28s} {r['samples']:8d} {r['cpu_s']:8.3f} {r['core_pct']:7.3f} {r['us_per_sample']:10.1f} "
                   f"{r['us_per_sample'] / replayed['us_per_sample']:9.1f}")
+            top = sorted(r["threads"].items(), key=lambda kv: -kv[1])[:7]
+            print("      by thread: " + ", ".join(f"{n} {100 * c / r['span_s']:.3f} %" for n, c in top if c > 0)
+                  + (f" ({', '.join(WORLD_THREADS)} not counted)" if r["world_s"] else ""))
         idle, streams = rows[0][1], rows[1][1]
         per_stream = (streams["core_pct"] - idle["core_pct"]) / max(1, args.streams)
         print(f"  each tablet stream: {per_stream:+.3f} % of a core")
@@ -280,9 +308,11 @@ def main() -> int:
             out_dir = tempfile.mkdtemp(prefix="stairrig-cg-")
             try:
                 ir_replay = callgrind_replay(trace, out_dir)
-                ir_live = callgrind_idle(args, 30.0, out_dir)
-                print(f"  instructions per sample: replay {ir_replay:,.0f}; idle service {ir_live:,.0f} "
-                      f"({ir_live / ir_replay:.1f} x)")
+                ir_idle = callgrind_live(args, 60.0, out_dir, walking=False)
+                ir_walking = callgrind_live(args, 60.0, out_dir, walking=True)
+                print(f"  instructions per sample (callgrind): replay {ir_replay:,.0f}; service idle "
+                      f"{ir_idle:,.0f} ({ir_idle / ir_replay:.1f} x), athlete walking {ir_walking:,.0f} "
+                      f"({ir_walking / ir_replay:.1f} x)")
             finally:
                 shutil.rmtree(out_dir, ignore_errors=True)
     finally:

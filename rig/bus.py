@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 from dataclasses import dataclass
 from typing import Callable, Iterable
+
+from rig.threads import named_thread
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class EventBus:
     def __init__(self, name: str = "stairrig-bus"):
         self._queue: queue.SimpleQueue[dict | list | None] = queue.SimpleQueue()
         self._subscribers: list[_Subscriber] = []
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = named_thread(self._run, name)
 
     def subscribe(self, name: str, listener: Listener, types: Iterable[str] | None = None) -> None:
         self._subscribers.append(_Subscriber(name, listener, frozenset(types) if types else None))

@@ -30,6 +30,7 @@ from concurrent.futures import Future
 
 from rig.core import Detector
 from rig.sessions import Drill
+from rig.threads import named_thread
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class Engine:
         self.fall_alarm: dict | None = None   # the fall_suspected event not yet acknowledged
         self.checking_until: float | None = None   # a walk test runs: no sessions, no alarms, until then
         detector.on_event = self._on_run_event
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = named_thread(self._run, name)
 
     # called from pin callback threads: keep it tiny
     def sink(self, t: float, channel: str, value: float) -> None:

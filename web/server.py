@@ -14,12 +14,13 @@ import logging
 import threading
 
 import waitress
-from waitress.channel import HTTPChannel
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, MultiSocketServer
 from waitress.task import ThreadedTaskDispatcher
 from waitress.trigger import trigger as Trigger
 
+from rig.threads import named_thread
 from web import create_app
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class _Workers(ThreadedTaskDispatcher):
     """waitress's worker pool with the service's thread names, started only once the port is bound."""
 
     def start_new_thread(self, target, thread_no):
-        threading.Thread(target=target, name=f"stairrig-panel-{thread_no}", args=(thread_no,), daemon=True).start()
+        named_thread(target, f"stairrig-panel-{thread_no}", args=(thread_no,)).start()
 
 
 class PanelServer:
@@ -66,7 +67,7 @@ class PanelServer:
             self._map = self._server._map
             host_bound, port_bound = self._server.effective_host, self._server.effective_port
         self.host, self.port = str(host_bound), int(port_bound)     # waitress gives the port as text
-        self._thread = threading.Thread(target=self._run, name="stairrig-panel", daemon=True)
+        self._thread = named_thread(self._run, "stairrig-panel")
         self._closed = False
 
     @property

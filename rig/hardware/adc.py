@@ -7,6 +7,8 @@ import threading
 import time
 from typing import Callable
 
+from rig.threads import named_thread
+
 log = logging.getLogger(__name__)
 
 ScanSink = Callable[[float, tuple, bool], None]
@@ -45,6 +47,7 @@ class AnalogSampler:
         self.active_n = active_n
         self._active_until = float("inf") if idle_hz is None else 0.0
         self._on: set[str] = set()             # digital channels on now
+        self._nudge = threading.Event()        # ends an idle wait: an edge, or someone watching
         self.idle = False
         self._woke_at = -float("inf")
         self.sink = sink
@@ -52,7 +55,7 @@ class AnalogSampler:
         self.stop = stop
         self.errors = 0
         self.reads = 0
-        self.thread = threading.Thread(target=self._run, name="stairrig-adc", daemon=True)
+        self.thread = named_thread(self._run, "stairrig-adc")
 
     def calibration(self, channel: str) -> tuple[float, float]:
         """The ``(zero_offset, scale_n)`` a channel's readings are converted with now."""
@@ -74,6 +77,8 @@ class AnalogSampler:
         raw values or calibrates. Returns whether the sampler was idle until now."""
         was_idle = self.idle
         self._active_until = max(self._active_until, self.clock.now() + self.idle_after_s)
+        if was_idle:
+            self._nudge.set()
         return was_idle
 
     def note_edge(self, t: float, channel: str, value: float) -> None:
@@ -83,6 +88,8 @@ class AnalogSampler:
         else:
             self._on.discard(channel)
         self._active_until = max(self._active_until, t + self.idle_after_s)
+        if self.idle:
+            self._nudge.set()      # read now, not at the end of the idle period
 
     def start(self) -> None:
         if self.channels:
@@ -131,5 +138,10 @@ class AnalogSampler:
             now = clock.now()
             if next_t < now - 10 * self.period_s:
                 next_t = now  # fell far behind (a stalled clock or a busy CPU): do not burst
-            # a plain sleep (the stop event is checked each period): cheaper than waiting on the event
-            sleep(max(0.0, clock.real_delay(next_t - now)))
+            delay = max(0.0, clock.real_delay(next_t - now))
+            if self.idle:
+                if self._nudge.wait(delay):     # an edge or a watcher: read at once, and on at full rate
+                    self._nudge.clear()
+                    next_t = clock.now()
+            else:
+                sleep(delay)    # a plain sleep (stop is checked each period): cheaper than an event's wait

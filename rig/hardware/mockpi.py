@@ -173,7 +173,8 @@ class MockHardwareSPI(SPI):
 class MockHardwareSPIShared(SharedMixin, MockHardwareSPI):
     @classmethod
     def _shared_key(cls, clock_pin, mosi_pin, miso_pin, select_pin, pin_factory):
-        return (clock_pin, select_pin)
+        # per factory too: a test (or a demo after a run) may make a second mock Pi in one process
+        return (id(pin_factory), clock_pin, select_pin)
 
 
 class RigMockFactory(MockFactory):

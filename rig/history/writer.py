@@ -24,6 +24,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from rig.threads import named_thread
+
 log = logging.getLogger(__name__)
 
 Operation = Callable[[sqlite3.Connection], Any]
@@ -101,7 +103,7 @@ class Writer:
         self.dropped = 0          # operations dropped because the store had failed
         self.failed_ops = 0       # operations that failed alone and were rolled back
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = named_thread(self._run, name)
         self._closed = False
 
     # -- caller side -------------------------------------------------------

@@ -36,6 +36,7 @@ from typing import Callable
 
 from rig.commands import CommandError
 from rig.mqtt.topics import COMMANDS
+from rig.threads import named_thread
 from rig.trace.header import FACINGS, GRIPS
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ class CommandWorker:
         self.failed = 0
         self._queue: queue.Queue = queue.Queue(QUEUE_SIZE)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = named_thread(self._run, name)
 
     def start(self) -> None:
         self._thread.start()

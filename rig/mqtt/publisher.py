@@ -36,6 +36,7 @@ from rig.mqtt.discovery import DiscoveryContext, messages, purge_topics
 from rig.mqtt.outbox import EventQueue
 from rig.mqtt.state_publisher import StatePublisher
 from rig.mqtt.topics import Topics
+from rig.threads import named_thread
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class Publisher:
         # the publisher thread's own
         self._unacked: dict[int, str] = {}   # QoS 1 mid -> "event" or "other"
         self._athletes_checked = -float("inf")
-        self.thread = threading.Thread(target=self._run, name="stairrig-mqtt-publisher", daemon=True)
+        self.thread = named_thread(self._run, "stairrig-mqtt-publisher")
 
     # -- read from any thread -------------------------------------------------------------
     @property

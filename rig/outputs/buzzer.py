@@ -36,6 +36,7 @@ from gpiozero.tones import Tone
 
 from rig.config import BuzzerConfig
 from rig.progression import ProgressionSettings
+from rig.threads import named_thread
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class BuzzerOutput:
         self._epoch = 0            # bumped when the alarm starts or stops, or on close: the playing pattern stops
         self._busy = False
         self.device = self._open()
-        self._thread = threading.Thread(target=self._run, name="stairrig-buzzer", daemon=True)
+        self._thread = named_thread(self._run, "stairrig-buzzer")
         self._thread.start()
 
     def _open(self):

@@ -25,6 +25,8 @@ import socket
 import stat
 import threading
 
+from rig.threads import named_thread
+
 log = logging.getLogger(__name__)
 
 ENV_VAR = "STAIRRIG_MOCK_SOCKET"
@@ -76,7 +78,7 @@ class MockRigControl:
             self._sock.close()
             raise
         self._sock.settimeout(0.2)
-        self._thread = threading.Thread(target=self._run, name="stairrig-mock-control", daemon=True)
+        self._thread = named_thread(self._run, "stairrig-mock-control")
 
     def start(self) -> None:
         self._thread.start()

@@ -23,6 +23,7 @@ from gpiozero import Device
 from rig.clock import PinFactoryClock, VirtualClock
 from rig.config import AnalogWiring, DigitalWiring, RigConfig
 from rig.hardware.mockpi import RigMockFactory
+from rig.threads import named_thread
 
 
 class SimulatedRig:
@@ -102,7 +103,7 @@ class RigDriver:
         self.driven = 0
         self.late_s = 0.0          # the most the driver ran behind the wall clock at an edge (virtual seconds)
         self._real_t0 = 0.0        # the wall clock (monotonic) at which the virtual clock read 0
-        self.thread = threading.Thread(target=self._run, name="stairrig-sim", daemon=True)
+        self.thread = named_thread(self._run, "stairrig-sim")
 
     def start(self) -> None:
         virtual = self.rig.virtual
