@@ -1,6 +1,8 @@
 """The training history: athletes and sessions in SQLite, exports, backup, retention.
 
-See ``store.py`` for the store, ``writer.py`` for its one writer thread,
+See ``store.py`` for the store (its athletes in ``athletes.py``, its sessions
+in ``sessions.py``, what goes into rows in ``rows.py``, opening the file in
+``opening.py``), ``writer.py`` for its one writer thread,
 ``schema.py`` for the versioned schema, ``export.py`` for exports, backup and
 restore, and ``retention.py`` for pruning raw traces.
 """
