@@ -13,7 +13,7 @@ import tempfile
 import threading
 
 from rig import __version__
-from rig import cli_history, cli_status
+from rig import cli_history, cli_status, logsafe
 from rig.cli_common import load_config_or_exit
 
 log = logging.getLogger("stairrig")
@@ -375,6 +375,7 @@ def _setup_logging(level: int) -> None:
         handler.setFormatter(_JournalFormatter("%(message)s"))
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logsafe.install(handler)      # user text (names, notes, payloads) logged with control characters escaped
     logging.basicConfig(level=level, handlers=[handler])
 
 
