@@ -13,6 +13,7 @@ import shutil
 import sys
 
 from rig.cli_common import data_dir_from_args
+from rig.logsafe import escaped
 
 
 def add_parsers(sub, number_types) -> None:
@@ -163,21 +164,21 @@ def _dispatch(args, store, data_dir, backup) -> int:
             _print(args, rows, _athletes_table)
         elif action == "add":
             athlete_id = store.add_athlete(args.name, args.weight_kg)
-            print(f"added {args.name} (athlete {athlete_id})")
+            print(f"added {escaped(args.name)} (athlete {athlete_id})")
         elif action == "select":
             athlete = _athlete(store, args.name)
             if athlete is None:
                 return _fail(f"no athlete named {args.name!r}")
             store.select_athlete(athlete["id"])
-            print(f"{athlete['name']} is the athlete of the next session")
+            print(f"{escaped(athlete['name'])} is the athlete of the next session")
         elif action == "delete":
             athlete = _athlete(store, args.name)
             if athlete is None:
                 return _fail(f"no athlete named {args.name!r}")
             if not args.yes:
-                return _fail(f"this deletes {athlete['name']} with every session and trace; add --yes to do it")
+                return _fail(f"this deletes {escaped(athlete['name'])} with every session and trace; add --yes to do it")
             counts = store.delete_athlete(athlete["id"])
-            print(f"deleted {athlete['name']}: {counts}")
+            print(f"deleted {escaped(athlete['name'])}: {counts}")
         elif action == "next":
             from rig.outputs.history import outcomes
             from rig.progression import first_level, recommend
@@ -188,7 +189,7 @@ def _dispatch(args, store, data_dir, backup) -> int:
             data = {"athlete": athlete["name"], "action": rec.action, "level": rec.level,
                     "previous_level": rec.previous_level, "reason": rec.reason, "rule": rec.rule,
                     "drill": vars(rec.drill)}
-            _print(args, data, lambda d: f"{d['athlete']}: {d['reason']}")
+            _print(args, data, lambda d: f"{escaped(d['athlete'])}: {d['reason']}")
     elif command == "history" and action == "backup":
         backup(store, args.file)
         print(f"backed up the history of {data_dir} to {args.file}")
@@ -243,13 +244,13 @@ def _sessions_table(rows) -> str:
         lines.append(f"{r['id']:>5}  {str(r['started_at'])[:19]:<20} {(r.get('duration_s') or 0) / 60:>4.0f} "
                      f"{r.get('steps') or 0:>6} {(r.get('ascents') or 0) + (r.get('descents') or 0):>8}  "
                      f"{_pct(r.get('contact_fraction')):>7} {_pct(r.get('firm_fraction')):>5}  "
-                     f"{(r.get('level') or '-'):<15} {r.get('status')}")
+                     f"{escaped(r.get('level') or '-'):<15} {escaped(r.get('status'))}")
     return "\n".join(lines)
 
 
 def _session_text(s) -> str:
     from rig.report import format_summary
-    head = f"session {s['id']}, {s['started_at']} ({s.get('status')}), level {s.get('level') or '-'}"
+    head = escaped(f"session {s['id']}, {s['started_at']} ({s.get('status')}), level {s.get('level') or '-'}")
     text = format_summary(s["summary"], title=head) if s.get("summary") else head
     flights = s.get("flights") or []
     if flights:
@@ -257,7 +258,7 @@ def _session_text(s) -> str:
         for f in flights:
             text += (f"\n{f['idx']:>6}  {f['direction']:<4} {f['duration_s']:>5.1f} s {f['steps']:>6}"
                      f"  {f['cadence_spm'] or 0:>5.0f}/min")
-    notes = [f"{k} {s[k]}" for k in ("effort", "pain", "dizziness", "notes_text") if s.get(k) is not None]
+    notes = [f"{k} {escaped(s[k])}" for k in ("effort", "pain", "dizziness", "notes_text") if s.get(k) is not None]
     if s.get("energy_kcal") is not None:
         text += f"\n\nenergy (estimate)  {s['energy_kcal']:.1f} kcal"
     if notes:
@@ -268,6 +269,6 @@ def _session_text(s) -> str:
 def _athletes_table(rows) -> str:
     lines = ["   id  name                 weight  level"]
     for a in rows:
-        lines.append(f"{a['id']:>5}  {a['name']:<20} {a['weight_kg']:>5.1f}  {a['level'] or '-'}"
+        lines.append(f"{a['id']:>5}  {escaped(a['name']):<20} {a['weight_kg']:>5.1f}  {a['level'] or '-'}"
                      + ("   (selected)" if a.get("selected") else ""))
     return "\n".join(lines)

@@ -8,6 +8,7 @@ import os
 import sys
 
 from rig.cli_common import data_dir_from_args
+from rig.logsafe import escaped
 from rig.outputs.status import status_path
 
 RUNTIME_STATUS = "/run/stairrig/status.json"   # where the systemd unit's service writes it
@@ -86,7 +87,7 @@ def main(args) -> int:
         print(f"stairrig: {state} (pid {doc['pid']}, up {doc['uptime_s'] / 60:.0f} min, since {doc['started_at']})")
         for problem in problems:
             print(f"  ! {problem}")
-        print(f"athlete: {doc['athlete']['name']}, level {doc['athlete']['level']}"
+        print(f"athlete: {escaped(doc['athlete']['name'])}, level {escaped(doc['athlete']['level'])}"
               + (f"; session {doc['session']} under way" if doc["session"] else ""))
         print("sensors:")
         for channel, entry in doc["channels"].items():

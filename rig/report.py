@@ -1,8 +1,13 @@
-"""Plain-text views of a summary and of live events, for the terminal."""
+"""Plain-text views of a summary and of live events, for the terminal.
+
+A summary carries text from outside (who pressed "I'm OK", a trace's warnings): every line
+printed has its control characters escaped (rig/logsafe.py)."""
 
 from __future__ import annotations
 
 from collections import Counter
+
+from rig.logsafe import escaped
 
 
 def _num(value, unit: str = "", digits: int = 1) -> str:
@@ -49,11 +54,16 @@ def format_summary(summary: dict, title: str | None = None) -> str:
         lines.append(f"  {e['t']:9.3f} s  {e['type'].replace('_', ' ')}" + (f"  ({detail})" if detail else ""))
     for warning in s.get("warnings", []):
         lines.append(f"warning: {warning}")
-    return "\n".join(lines)
+    return "\n".join(escaped(line) for line in lines)
 
 
 def format_live_event(event: dict) -> str | None:
-    """One line for an event as it happens, or None for events not shown."""
+    """One line for an event as it happens (control characters escaped), or None for events not shown."""
+    line = _live_line(event)
+    return None if line is None else escaped(line)
+
+
+def _live_line(event: dict) -> str | None:
     etype = event["type"]
     t = f"{event['t']:8.2f} s"
     if etype == "step":
