@@ -17,11 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from typing import Any
 
 from flask import Flask, jsonify, request
 from markupsafe import escape
-from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, RequestEntityTooLarge
+from werkzeug.exceptions import (BadRequest, HTTPException, InternalServerError, RequestEntityTooLarge,
+                                 UnsupportedMediaType)
 from werkzeug.routing import BaseConverter
 
 from rig.history import HistoryUnavailable
@@ -29,8 +31,11 @@ from rig.history import HistoryUnavailable
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 20                  # every body the API takes is a flat object; deeper is refused unparsed
+MAX_NUMBER_CHARS = 40                # a longer number literal is refused (Python's own limit is 4300 digits)
 MAX_ID = 2 ** 63 - 1                 # SQLite's INTEGER: a larger id is unknown, never an OverflowError
 _JSON_PREFIXES = ("/api/", "/events", "/healthz")
+_WHOLE = re.compile(r"-?[0-9]+")
 
 
 class BadInput(BadRequest):
@@ -63,12 +68,96 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+class _BadNumber:
+    """A number in the body that no field can take (beyond a float, or too many digits):
+    kept as a marker while parsing, refused once its field is known."""
+    __slots__ = ("why",)
+
+    def __init__(self, why: str):
+        self.why = why
+
+
+def _parse_int(text: str):
+    if len(text) > MAX_NUMBER_CHARS:
+        return _BadNumber(f"a number of {len(text.lstrip('-'))} digits is too large")
+    return int(text)
+
+
+def _parse_float(text: str):
+    if len(text) > MAX_NUMBER_CHARS:
+        return _BadNumber(f"a number written with {len(text)} characters is too long")
+    value = float(text)
+    if not math.isfinite(value):
+        return _BadNumber(f"{text[:20]} is too large for a number")
+    return value
+
+
+def json_depth_over(raw: bytes, limit: int) -> bool:
+    """True when the JSON text nests arrays/objects deeper than ``limit`` (strings skipped);
+    checked before parsing, so a body nested 30,000 deep never reaches the parser's recursion."""
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:            # backslash
+                escaped = True
+            elif byte == 0x22:            # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):        # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):        # ] }
+            depth -= 1
+    return False
+
+
+def _first_bad_number(value: Any, where: str) -> tuple[str, _BadNumber] | None:
+    if isinstance(value, _BadNumber):
+        return where, value
+    if isinstance(value, dict):
+        items = ((f"{where}.{k}" if where else str(k), v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for name, item in items:
+        found = _first_bad_number(item, name)
+        if found:
+            return found
+    return None
+
+
+def parse_json(raw: bytes) -> Any:
+    """A JSON body, refused (``BadInput``) when it is not JSON, nests deeper than
+    ``MAX_JSON_DEPTH`` or holds a number no field could take (the message names the field)."""
+    if json_depth_over(raw, MAX_JSON_DEPTH):
+        raise BadInput(f"the body nests lists or objects deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
+                          parse_int=_parse_int, parse_float=_parse_float)
+    except RecursionError:               # cannot happen below MAX_JSON_DEPTH; never a 500 all the same
+        raise BadInput("the body nests too deep") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadInput(f"the body is not valid JSON ({str(exc)[:120]})") from None
+    found = _first_bad_number(data, "")
+    if found:
+        name, bad = found
+        raise BadInput(f"{name[:60] or 'the body'}: {bad.why}")
+    return data
+
+
 def json_body(allowed: tuple[str, ...] = (), required: tuple[str, ...] = ()) -> dict:
     """The request's JSON object; an empty body is ``{}``.
 
-    Raises ``BadInput`` for a body that is not JSON, not an object, or has a
-    key outside ``allowed`` or lacks one in ``required``, 413 over 64 KB and
-    415 for a body sent as something other than JSON.
+    Raises ``BadInput`` for a body that is not JSON, not an object, nested
+    too deep, holds a number out of any range, has a key outside ``allowed``
+    or lacks one in ``required``; 413 over 64 KB and 415 for a body sent as
+    something other than JSON.
     """
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise RequestEntityTooLarge(f"the body is larger than {MAX_BODY_BYTES // 1024} KB")
@@ -77,12 +166,8 @@ def json_body(allowed: tuple[str, ...] = (), required: tuple[str, ...] = ()) -> 
         data: Any = {}
     else:
         if request.mimetype != "application/json":
-            from werkzeug.exceptions import UnsupportedMediaType
             raise UnsupportedMediaType("send the body as JSON, with Content-Type: application/json")
-        try:
-            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise BadInput(f"the body is not valid JSON ({str(exc)[:120]})") from None
+        data = parse_json(raw)
     if not isinstance(data, dict):
         raise BadInput(f"the body must be a JSON object, not {_kind(data)}")
     unknown = [k for k in data if k not in allowed]
@@ -112,8 +197,10 @@ def field_int(data: dict, name: str, *, low: int | None = None, high: int | None
 
 def field_number(data: dict, name: str) -> float:
     value = data[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadInput(f"{name} must be a number, not {_kind(value)}")
+    if not math.isfinite(value):
+        raise BadInput(f"{name} is too large for a number")
     return float(value)
 
 
@@ -135,10 +222,13 @@ def query_int(name: str, *, default: int | None = None, low: int = 1, high: int 
     raw = request.args.get(name, "")
     if raw.strip() == "":
         return default
-    try:
-        value = int(raw, 10)
-    except ValueError:
-        raise BadInput(f"{name} must be a whole number, not {raw[:40]!r}") from None
+    text = raw.strip()
+    # ASCII digits only: int() would also take "1_0", "+5" and other scripts' digits
+    if not _WHOLE.fullmatch(text):
+        raise BadInput(f"{name} must be a whole number, not {raw[:40]!r}")
+    if len(text.lstrip("-").lstrip("0")) > len(str(high)):
+        raise BadInput(f"{name} must be from {low} to {high}, not a number of {len(text)} digits")
+    value = int(text, 10)
     if not low <= value <= high:
         raise BadInput(f"{name} must be from {low} to {high}, not {value}")
     return value

@@ -11,7 +11,9 @@ loop and stops the threads. Never Flask's development server.
 from __future__ import annotations
 
 import logging
+import resource
 import threading
+import weakref
 
 import waitress
 from waitress import wasyncore
@@ -25,8 +27,18 @@ from web import create_app
 
 log = logging.getLogger(__name__)
 
-MAX_REQUEST_BODY_BYTES = 1024 * 1024   # waitress refuses beyond it; Flask answers 413 JSON above 64 KB
-OUTBUF_HIGH_BYTES = 1024 * 1024         # a tablet that stops reading holds at most this much (waitress: 16 MB)
+# waitress's settings, each chosen for a panel on a home network that must never lock its tablets out
+# (docs/api.md, "Connections and limits", gives the reasons; the defaults are waitress's):
+CONNECTION_LIMIT = 500                  # open connections (default 100: 101 idle sockets locked the panel out)
+CHANNEL_TIMEOUT_S = 30                  # an idle keep-alive connection is closed after it (default 120)
+REQUEST_TIMEOUT_S = 30                  # a request whose headers or body do not arrive within it is dropped
+CLEANUP_INTERVAL_S = 5                  # how often both are checked (default 30)
+BACKLOG = 1024                          # connections waiting to be accepted, beyond the limit (the kernel caps it)
+USE_POLL = True                         # poll(), not select(): select fails on descriptors above 1024
+MAX_REQUEST_HEADER_BYTES = 32 * 1024    # a tablet sends about 1 KB (default 256 KB)
+MAX_REQUEST_BODY_BYTES = 128 * 1024     # waitress refuses beyond it; Flask answers 413 JSON above 64 KB
+OUTBUF_HIGH_BYTES = 256 * 1024          # a client that stops reading holds at most this much (default 16 MB)
+FILE_HEADROOM = 200                     # descriptors kept for the rest of the service (traces, SQLite, MQTT)
 _STREAMS_END_S = 2.0
 _REQUESTS_END_S = 2.0
 _JOIN_S = 5.0
@@ -39,6 +51,53 @@ class _Workers(ThreadedTaskDispatcher):
         named_thread(target, f"stairrig-panel-{thread_no}", args=(thread_no,)).start()
 
 
+def _fit_file_limit(wanted: int) -> int:
+    """Raise the soft limit on open files to ``wanted`` when the hard limit allows; the
+    connection limit that fits what we have (systemd's default soft limit is 1024)."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+            soft = new
+    except (OSError, ValueError) as exc:
+        log.debug("cannot raise the open-files limit: %s", exc)
+        return CONNECTION_LIMIT
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return CONNECTION_LIMIT
+    fit = max(20, soft - FILE_HEADROOM)
+    log.warning("the open-files limit is %d: the panel takes at most %d connections (not %d)",
+                soft, fit, CONNECTION_LIMIT)
+    return fit
+
+
+class _SlowRequests:
+    """Closes connections whose request has been arriving for longer than REQUEST_TIMEOUT_S:
+    waitress's channel_timeout counts from the last byte, so one byte every few seconds
+    (slowloris) would hold a connection for ever. Runs in waitress's loop, at its maintenance."""
+
+    def __init__(self, server):
+        self._seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._maintenance = server.maintenance
+        server.maintenance = self
+
+    def __call__(self, now: float) -> None:
+        self._maintenance(now)
+        server = self._maintenance.__self__
+        for channel in list(server.active_channels.values()):
+            partial = channel.request            # the request being read; served ones are in .requests
+            if partial is None or channel.requests:
+                self._seen.pop(channel, None)
+                continue
+            first = self._seen.get(channel)
+            if first is None or first[0] is not partial:
+                self._seen[channel] = (partial, now)
+            elif now - first[1] > REQUEST_TIMEOUT_S:
+                log.info("closing a connection from %s: its request took more than %d s to arrive",
+                         channel.addr[0] if channel.addr else "?", REQUEST_TIMEOUT_S)
+                channel.will_close = True
+
+
 class PanelServer:
     """The panel on ``host:port`` (port 0: a free port) for a ``rig.service.Service``."""
 
@@ -49,11 +108,15 @@ class PanelServer:
         self._panel = self.app.extensions["stairrig"]
         self._workers = _Workers()
         self.threads = config.web.threads
+        connection_limit = _fit_file_limit(CONNECTION_LIMIT + FILE_HEADROOM)
         try:
             self._server = waitress.create_server(
                 self.app, host=host, port=port, threads=self.threads, _dispatcher=self._workers,
-                ident="stairrig", max_request_body_size=MAX_REQUEST_BODY_BYTES,
-                outbuf_high_watermark=OUTBUF_HIGH_BYTES, clear_untrusted_proxy_headers=True)
+                ident="stairrig", connection_limit=connection_limit, channel_timeout=CHANNEL_TIMEOUT_S,
+                cleanup_interval=CLEANUP_INTERVAL_S, backlog=BACKLOG, asyncore_use_poll=USE_POLL,
+                max_request_header_size=MAX_REQUEST_HEADER_BYTES, max_request_body_size=MAX_REQUEST_BODY_BYTES,
+                outbuf_high_watermark=OUTBUF_HIGH_BYTES, expose_tracebacks=False,
+                clear_untrusted_proxy_headers=True)
         except OSError as exc:
             self._panel.hub.close()
             raise OSError(exc.errno, f"the panel cannot listen on {host}:{port}: {exc.strerror or exc} "
@@ -63,9 +126,12 @@ class PanelServer:
         if isinstance(self._server, MultiSocketServer):
             self._map = self._server.map
             host_bound, port_bound = self._server.effective_listen[0][:2]
+            listeners = [obj for obj in self._map.values() if isinstance(obj, BaseWSGIServer)]
         else:
             self._map = self._server._map
             host_bound, port_bound = self._server.effective_host, self._server.effective_port
+            listeners = [self._server]
+        self._slow = [_SlowRequests(listener) for listener in listeners]
         self.host, self.port = str(host_bound), int(port_bound)     # waitress gives the port as text
         self._thread = named_thread(self._run, "stairrig-panel")
         self._closed = False
