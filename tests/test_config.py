@@ -202,8 +202,8 @@ def test_unquoted_channel_names(tmp_path):
 # -- types and ranges ------------------------------------------------------
 
 @pytest.mark.parametrize("tables, rig, key, expected", [
-    ("", RIG.replace("treads = 2", 'treads = "two"'), "rig.treads", "whole number, not a string"),
-    ("", RIG.replace("treads = 2", "treads = 2.0"), "rig.treads", "whole number, not a number"),
+    ("", RIG.replace("treads = 2", 'treads = "two"'), "rig.treads", "whole number from 1 to 64, not a string"),
+    ("", RIG.replace("treads = 2", "treads = 2.0"), "rig.treads", "whole number from 1 to 64, not 2.0"),
     ("", RIG.replace("riser_m = 0.17", 'riser_m = "17 cm"'), "rig.riser_m", "must be a number"),
     ("", RIG + 'kind = "escalator"\n', "rig.kind", "flight, stepper"),
     ("", RIG + 'tread_zones = ["front"]\n', "rig.tread_zones", "must be []"),
@@ -436,6 +436,6 @@ def test_drill_planned_flights_and_load(tmp_path):
     config = load_config(write(tmp_path, config_text("[drill]\nplanned_flights = 4\nadded_load_kg = 2.5\n")))
     assert (config.drill.planned_flights, config.drill.added_load_kg) == (4, 2.5)
     message = error(tmp_path, config_text("[drill]\nplanned_flights = 0\n"))
-    assert ": drill.planned_flights: must be 1 to 200 flights, not 0" in message
+    assert ": drill.planned_flights: must be from 1 to 200, not 0" in message
     message = error(tmp_path, config_text("[drill]\nadded_load_kg = 80\n"))
     assert ": drill.added_load_kg:" in message

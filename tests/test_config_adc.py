@@ -77,8 +77,8 @@ def test_idle_sample_hz_from_half_a_hertz_to_sample_hz(tmp_path, adc, idle_sampl
     ("idle_after_s = 0.5\n", "adc.idle_after_s: must be in [1, 3600], not 0.5"),
     ("idle_after_s = 3601\n", "adc.idle_after_s: must be in [1, 3600], not 3601"),
     ("idle_after_s = -10\n", "adc.idle_after_s: must be in [1, 3600], not -10"),
-    ("idle_after_s = false\n", "adc.idle_after_s: must be a number, not a boolean"),
-    ("idle_after_s = [10]\n", "adc.idle_after_s: must be a number, not a list"),
+    ("idle_after_s = false\n", "adc.idle_after_s: must be a number in [1, 3600], not a boolean"),
+    ("idle_after_s = [10]\n", "adc.idle_after_s: must be a number in [1, 3600], not a list"),
     ("idle_sample_rate = 2\n", ("adc.idle_sample_rate: unknown key (expected one of: spi_port, spi_device, "
                                 "sample_hz, idle_sample_hz, idle_after_s); did you mean 'idle_sample_hz'?")),
     ("idle_after = 10\n", "did you mean 'idle_after_s'?"),

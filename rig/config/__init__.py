@@ -19,6 +19,7 @@ names, pins and ADC channels each used once and clear of the SPI bus),
 ``rig.config``; the modules are its inside.
 """
 
+from rig.config.host import check_web_host
 from rig.config.load import (
     check_config_main,
     describe_rig,
@@ -54,5 +55,5 @@ __all__ = [
     "PIN_FACTORIES", "SPI0_BUS_PINS", "SPI0_CHIP_SELECT_PINS",
     "AdcConfig", "AnalogWiring", "AthleteConfig", "BuzzerConfig", "ConfigError", "DigitalWiring",
     "DrillConfig", "HistoryConfig", "MqttConfig", "RigConfig", "WebConfig",
-    "check_config_main", "describe_rig", "example_config_path", "load_config", "parse_config",
+    "check_config_main", "check_web_host", "describe_rig", "example_config_path", "load_config", "parse_config",
 ]

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -12,6 +13,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TextIO
 
+from rig.config.host import check_web_host
 from rig.config.models import (
     DEFAULT_DATA_DIR,
     DEFAULT_RIG_ID,
@@ -32,7 +34,22 @@ from rig.config.outputs import (
     _read_mqtt,
     _read_web,
 )
-from rig.config.table import _kind, _Table
+from rig.config.table import _check_text, _is_number, _kind, _shown, _Table
+from rig.config.table import _quoted as _quoted_text
+from rig.limits import (
+    ADDED_LOAD_KG,
+    DETECTION_MAX,
+    IDLE_AFTER_S,
+    IDLE_END_S,
+    IDLE_SAMPLE_HZ_MIN,
+    MAX_CONFIG_BYTES,
+    MAX_PATH_CHARS,
+    MAX_TOML_DIGITS,
+    PLANNED_FLIGHTS,
+    SAMPLE_HZ,
+    TRACE_BUDGET_MB,
+    WEIGHT_KG,
+)
 from rig.config.wiring import (
     _RIG_KEYS,
     _check_channel_names,
@@ -49,7 +66,8 @@ _RIG_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 def _read_detection(table: _Table) -> DetectionSettings:
     defaults = DetectionSettings()
-    values = {f.name: table.number(f.name, getattr(defaults, f.name), low=0.0, low_open=True)
+    values = {f.name: table.number(f.name, getattr(defaults, f.name), low=0.0, low_open=True,
+                                   high=DETECTION_MAX[f.name])
               for f in fields(DetectionSettings)}
     for off, on in (("rail_contact_off_n", "rail_contact_on_n"), ("firm_off_n", "firm_on_n")):
         if values[off] >= values[on]:
@@ -63,11 +81,14 @@ def _read_detection(table: _Table) -> DetectionSettings:
 def _read_idle_sample_hz(table: _Table, sample_hz: float) -> float:
     """From 0.5 Hz to ``sample_hz`` (equal: no idle rate). Left out: 2 Hz, or ``sample_hz`` when
     that is lower, so that a file valid before the key existed stays valid."""
-    value = table.number("idle_sample_hz", min(AdcConfig.idle_sample_hz, sample_hz))
-    if not 0.5 <= value <= sample_hz:
-        table.fail("idle_sample_hz", f"must be in [0.5, {sample_hz:g}] (at most adc.sample_hz; "
-                                     f"idle_sample_hz = sample_hz turns the idle rate off), not {value:g}")
-    return value
+    value = table.data.get("idle_sample_hz", min(AdcConfig.idle_sample_hz, sample_hz))
+    if not _is_number(value) or isinstance(value, float) and not math.isfinite(value):
+        table.number("idle_sample_hz")   # its message: must be a (finite) number, not ...
+    if not IDLE_SAMPLE_HZ_MIN <= value <= sample_hz:
+        table.fail("idle_sample_hz", f"must be in [{IDLE_SAMPLE_HZ_MIN:g}, {sample_hz:g}] (at most adc.sample_hz; "
+                                     f"idle_sample_hz = sample_hz turns the idle rate off), not {_shown(value)}")
+    return float(value)
+
 
 
 def parse_config(data: dict, path: str = "<config>") -> RigConfig:
@@ -94,19 +115,21 @@ def parse_config(data: dict, path: str = "<config>") -> RigConfig:
     if not athlete_name or len(athlete_name) > 100:
         table["athlete"].fail("name", "must be 1 to 100 characters")
     athlete = AthleteConfig(name=athlete_name,
-                            weight_kg=table["athlete"].number("weight_kg", DEFAULT_WEIGHT_KG, low=20, high=300))
+                            weight_kg=table["athlete"].number("weight_kg", DEFAULT_WEIGHT_KG,
+                                                              low=WEIGHT_KG[0], high=WEIGHT_KG[1]))
     drill_table = table["drill"]
     planned = drill_table.data.get("planned_flights")
     drill = DrillConfig(facing=drill_table.string("facing", DrillConfig.facing, FACINGS),
                         grip=drill_table.string("grip", DrillConfig.grip, GRIPS),
-                        planned_flights=None if planned is None else drill_table.integer("planned_flights", 0),
-                        added_load_kg=drill_table.number("added_load_kg", 0.0, low=0, high=50))
-    if drill.planned_flights is not None and not 1 <= drill.planned_flights <= 200:
-        drill_table.fail("planned_flights", f"must be 1 to 200 flights, not {drill.planned_flights}")
+                        planned_flights=None if planned is None else drill_table.integer(
+                            "planned_flights", 0, valid=range(PLANNED_FLIGHTS[0], PLANNED_FLIGHTS[1] + 1)),
+                        added_load_kg=drill_table.number("added_load_kg", 0.0, low=ADDED_LOAD_KG[0],
+                                                         high=ADDED_LOAD_KG[1]))
 
     data_dir = service.string("data_dir", DEFAULT_DATA_DIR)
     if not data_dir.strip():
         service.fail("data_dir", "must not be empty")
+    _check_text(service, "data_dir", data_dir, MAX_PATH_CHARS)
     data_dir = os.path.join(os.path.dirname(os.path.abspath(file)), os.path.expanduser(data_dir))
     pin_factory = service.string("pin_factory", None, PIN_FACTORIES)
     record_traces = service.boolean("record_traces", True)
@@ -115,17 +138,20 @@ def parse_config(data: dict, path: str = "<config>") -> RigConfig:
     if spi_port != 0:
         adc_table.fail("spi_port", f"must be 0 (gpiozero drives the MCP3008 on SPI0 only), not {spi_port}")
     spi_device = adc_table.integer("spi_device", 0, valid=range(0, 2))
-    sample_hz = adc_table.number("sample_hz", AdcConfig.sample_hz, low=1, high=1000)
+    sample_hz = adc_table.number("sample_hz", AdcConfig.sample_hz, low=SAMPLE_HZ[0], high=SAMPLE_HZ[1])
     adc = AdcConfig(spi_port=spi_port, spi_device=spi_device, sample_hz=sample_hz,
                     idle_sample_hz=_read_idle_sample_hz(adc_table, sample_hz),
-                    idle_after_s=adc_table.number("idle_after_s", AdcConfig.idle_after_s, low=1, high=3600))
+                    idle_after_s=adc_table.number("idle_after_s", AdcConfig.idle_after_s,
+                                                  low=IDLE_AFTER_S[0], high=IDLE_AFTER_S[1]))
     detection = _read_detection(table["detection"])
     hist = table["history"]
     history = HistoryConfig(
         enabled=hist.boolean("enabled", True),
-        idle_end_s=hist.number("idle_end_s", HistoryConfig.idle_end_s, low=5, high=86400),
-        trace_budget_mb=hist.number("trace_budget_mb", HistoryConfig.trace_budget_mb, low=1, high=1e6),
-        run_trace_budget_mb=hist.number("run_trace_budget_mb", HistoryConfig.run_trace_budget_mb, low=1, high=1e6))
+        idle_end_s=hist.number("idle_end_s", HistoryConfig.idle_end_s, low=IDLE_END_S[0], high=IDLE_END_S[1]),
+        trace_budget_mb=hist.number("trace_budget_mb", HistoryConfig.trace_budget_mb,
+                                    low=TRACE_BUDGET_MB[0], high=TRACE_BUDGET_MB[1]),
+        run_trace_budget_mb=hist.number("run_trace_budget_mb", HistoryConfig.run_trace_budget_mb,
+                                        low=TRACE_BUDGET_MB[0], high=TRACE_BUDGET_MB[1]))
 
     wiring_data = top.data.get("wiring", {})
     if not isinstance(wiring_data, dict):
@@ -150,16 +176,83 @@ def load_config(path: str | os.PathLike) -> RigConfig:
         raise ConfigError("no configuration file given (an empty path)")
     try:
         with open(file, "rb") as stream:
-            data = tomllib.load(stream)
+            raw = stream.read(MAX_CONFIG_BYTES + 1)   # /dev/zero or a log file by mistake: a bounded read
     except FileNotFoundError:
         raise ConfigError(f"{file}: configuration file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{file}: a folder, not a configuration file") from None
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read the configuration file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{file}: not a text file (TOML must be UTF-8)") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{file}: larger than {MAX_CONFIG_BYTES // (1 << 20)} MB: not a configuration file "
+                          f"(the example, with every key, is under 10 KB)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{file}: line {line}: not a text file (TOML must be UTF-8)") from None
+    return parse_config(parse_toml(text, file), file)
+
+
+def parse_toml(text: str, file: str) -> dict:
+    """TOML text to a dict; raises ConfigError naming the file and line for anything tomllib cannot
+    read, including values nested too deeply for its recursion and numbers of thousands of digits."""
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: invalid TOML: {exc}") from None
-    return parse_config(data, file)
+    except RecursionError:
+        line, depth = _deepest_line(text)
+        raise ConfigError(f"{file}: line {line}: values nested {depth} deep; a configuration nests lists and "
+                          f"inline tables at most 2 deep") from None
+    except ValueError as exc:   # Python's limit on digits in a whole number (tomllib's int() of the text)
+        found = re.search(r"[0-9][0-9_]{%d,}" % (MAX_TOML_DIGITS - 1), text)
+        if not found:
+            raise ConfigError(f"{file}: invalid TOML: {exc}") from None
+        line = text.count("\n", 0, found.start()) + 1
+        before = text[text.rfind("\n", 0, found.start()) + 1:found.start()]
+        key = before.split("=", 1)[0].strip() if "=" in before else ""
+        shown = f"{_quoted_key(key)} = " if key else ""
+        raise ConfigError(f"{file}: line {line}: {shown}a whole number of more than {MAX_TOML_DIGITS} digits; "
+                          f"every number of a configuration is far smaller (see docs/configuration.md)") from None
+
+
+def _quoted_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_.\"-]{1,60}", key) else _quoted_text(key)
+
+
+def _deepest_line(text: str) -> tuple[int, int]:
+    """The line where ``[`` and ``{`` nest deepest (outside strings and comments), and that depth."""
+    depth = best = 0
+    line = best_line = 1
+    quote = ""
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line += 1
+            if quote in ('"', "'"):
+                quote = ""   # a one-line string cannot go on; tomllib said so, or never got here
+        elif quote:
+            if c == "\\" and quote in ('"', '"""'):
+                i += 1
+            elif text.startswith(quote, i):
+                i += len(quote) - 1
+                quote = ""
+        elif c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            i += len(quote) - 1
+        elif c == "#":
+            end = text.find("\n", i)
+            i = (end if end != -1 else n) - 1
+        elif c in "[{":
+            depth += 1
+            if depth > best:
+                best, best_line = depth, line
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return best_line, best
 
 
 def example_config_path() -> str:
@@ -183,6 +276,7 @@ def check_config_main(path: str, out: TextIO | None = None, err: TextIO | None =
     """Validate a configuration file for the command line: 0 and one OK line, or 1 and the error."""
     try:
         config = load_config(path)
+        check_web_host(config)
     except ConfigError as exc:
         print(exc, file=err or sys.stderr)
         return 1

@@ -16,7 +16,19 @@ from rig.config.models import (
     MqttConfig,
     WebConfig,
 )
-from rig.config.table import _kind, _optional_string, _Table
+from rig.config.host import is_host_syntax
+from rig.config.table import _kind, _optional_string, _shown, _Table
+from rig.limits import (
+    MAX_ALLOWED_HOSTS,
+    MAX_HOST_CHARS,
+    MAX_PATH_CHARS,
+    PORTS,
+    QUEUE_LIMIT,
+    STATE_MAX_HZ,
+    STUCK_AFTER_S,
+    WEB_PORTS,
+    WEB_THREADS,
+)
 
 _MQTT_KEYS = ("enabled", "host", "port", "tls", "ca_file", "username", "password_file", "password_env",
               "client_id", "base_topic", "discovery_prefix", "discovery", "device_id", "state_max_hz",
@@ -25,6 +37,7 @@ _WEB_KEYS = ("enabled", "host", "port", "pin", "units", "threads", "allowed_host
 _BUZZER_KEYS = ("pin", "kind", "active_high", "cues")
 _TOPIC = re.compile(r"[A-Za-z0-9_/-]{1,200}")
 _MQTT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_HOST_NAME = re.compile(r"[A-Za-z0-9._:%-]{1,253}")   # a name, an IPv4 or an IPv6 address (fe80::1%eth0)
 
 
 def _read_mqtt(table: _Table) -> MqttConfig:
@@ -34,20 +47,20 @@ def _read_mqtt(table: _Table) -> MqttConfig:
     prefix = table.string("discovery_prefix", "homeassistant")
     if not _TOPIC.fullmatch(prefix) or prefix.startswith("/") or prefix.endswith("/"):
         table.fail("discovery_prefix", f"must be a topic of letters, digits, '_', '-' and '/', not {prefix!r}")
-    port = table.integer("port", None, valid=range(1, 65536))
-    password_file = _optional_string(table, "password_file")
+    port = table.integer("port", None, valid=range(PORTS[0], PORTS[1] + 1))
+    password_file = _optional_string(table, "password_file", max_chars=MAX_PATH_CHARS)
     if password_file is not None:
         password_file = os.path.join(os.path.dirname(os.path.abspath(table.file)), os.path.expanduser(password_file))
     password_env = _optional_string(table, "password_env", re.compile(r"[A-Za-z_][A-Za-z0-9_]*"),
                                     "the name of an environment variable")
     if password_file is not None and password_env is not None:
         table.fail("password_env", "give either password_file or password_env, not both")
-    ca_file = _optional_string(table, "ca_file")
+    ca_file = _optional_string(table, "ca_file", max_chars=MAX_PATH_CHARS)
     if ca_file is not None:
         ca_file = os.path.join(os.path.dirname(os.path.abspath(table.file)), os.path.expanduser(ca_file))
     return MqttConfig(
         enabled=table.boolean("enabled", True),
-        host=_optional_string(table, "host"),
+        host=_optional_string(table, "host", _HOST_NAME, "a host name or an IP address", MAX_HOST_CHARS),
         port=port,
         tls=table.boolean("tls", False),
         ca_file=ca_file,
@@ -60,9 +73,9 @@ def _read_mqtt(table: _Table) -> MqttConfig:
         discovery_prefix=prefix,
         discovery=table.string("discovery", "device", ("device", "entity", "none")),
         device_id=_optional_string(table, "device_id", _MQTT_ID, "1 to 64 letters, digits, '_' or '-'"),
-        state_max_hz=table.number("state_max_hz", 4.0, low=0.1, high=20.0),
-        queue_limit=table.integer("queue_limit", 1000, valid=range(10, 1_000_001)),
-        stuck_after_s=table.number("stuck_after_s", 300.0, low=10.0, high=86400.0))
+        state_max_hz=table.number("state_max_hz", 4.0, low=STATE_MAX_HZ[0], high=STATE_MAX_HZ[1]),
+        queue_limit=table.integer("queue_limit", 1000, valid=range(QUEUE_LIMIT[0], QUEUE_LIMIT[1] + 1)),
+        stuck_after_s=table.number("stuck_after_s", 300.0, low=STUCK_AFTER_S[0], high=STUCK_AFTER_S[1]))
 
 
 def _read_web(table: _Table) -> WebConfig:
@@ -76,14 +89,19 @@ def _read_web(table: _Table) -> WebConfig:
     host = table.string("host", "0.0.0.0")
     if not host.strip():
         table.fail("host", "must not be empty")
+    if not is_host_syntax(host):
+        table.fail("host", f"must be an IP address of this machine (0.0.0.0 for all of them, 127.0.0.1 for "
+                           f"itself alone) or a host name of it, not {_shown(host)}")
     allowed = table.raw("allowed_hosts", [])
     if not isinstance(allowed, list) or not all(isinstance(h, str) and re.fullmatch(r"[A-Za-z0-9.-]{1,253}", h)
-                                                for h in allowed):
+                                                for h in allowed[:MAX_ALLOWED_HOSTS]):
         table.fail("allowed_hosts", 'must be a list of host names, such as ["stairs.home.lan"]')
+    if len(allowed) > MAX_ALLOWED_HOSTS:
+        table.fail("allowed_hosts", f"must list at most {MAX_ALLOWED_HOSTS} host names, not {len(allowed)}")
     return WebConfig(enabled=table.boolean("enabled", True), host=host, allowed_hosts=tuple(allowed),
-                     port=table.integer("port", 8080, valid=range(0, 65536)), pin=pin,
+                     port=table.integer("port", 8080, valid=range(WEB_PORTS[0], WEB_PORTS[1] + 1)), pin=pin,
                      units=table.string("units", "metric", ("metric", "imperial")),
-                     threads=table.integer("threads", 16, valid=range(4, 257)))
+                     threads=table.integer("threads", 16, valid=range(WEB_THREADS[0], WEB_THREADS[1] + 1)))
 
 
 def _read_buzzer(table: _Table, present: bool) -> BuzzerConfig | None:

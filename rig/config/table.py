@@ -10,14 +10,42 @@ import re
 from typing import Any, Iterable
 
 from rig.config.models import ConfigError
+from rig.limits import MAX_TEXT_CHARS
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _REQUIRED = object()
 
 
 def _key(*parts: str) -> str:
-    """A dotted TOML key, quoting the parts that need it: ``wiring."tread.1".pin``."""
-    return ".".join(p if _BARE_KEY.fullmatch(p) else f'"{p}"' for p in parts if p)
+    """A dotted TOML key, quoting the parts that need it: ``wiring."tread.1".pin`` (a long or
+    odd part shown as Python would write it, cut to 60 characters)."""
+    return ".".join(p if _BARE_KEY.fullmatch(p) and len(p) <= 60 else _quoted(p) for p in parts if p)
+
+
+def _quoted(text: str, limit: int = 60) -> str:
+    """``"text"`` with control characters escaped, cut to ``limit`` characters with an ellipsis."""
+    shown = text if len(text) <= limit else text[:limit] + "..."
+    return '"' + shown.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
+
+
+def _shown(value: object) -> str:
+    """A value as a message shows it: short, whatever was written (a 4,000-digit number, a
+    megabyte of text, 1e999, a list nested a thousand deep)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        if -10**15 < value < 10**15:
+            return str(value)
+        return f"a whole number of {len(str(abs(value))) if value.bit_length() < 14000 else 'thousands of'} digits"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan (not a number)"
+        if math.isinf(value):
+            return f"{'-' if value < 0 else ''}inf (infinity: 1e999 and larger numbers overflow to it)"
+        return repr(value)   # 2.0, not 2: a whole number written as a decimal shows as one
+    if isinstance(value, str):
+        return _quoted(value, 40)
+    return _kind(value)
 
 
 def _kind(value: object) -> str:
@@ -74,13 +102,15 @@ class _Table:
         return value
 
     def integer(self, name: str, default: Any = _REQUIRED, valid: range | None = None) -> Any:
+        """A whole number in ``valid`` (every caller gives one: each number has its bounds)."""
         if name not in self.data:
             return self.raw(name, default)
         value = self.data[name]
+        span = f" from {valid.start} to {valid.stop - 1}" if valid is not None else ""
         if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(name, f"must be a whole number, not {_kind(value)}")
+            self.fail(name, f"must be a whole number{span}, not {_shown(value) if _is_number(value) else _kind(value)}")
         if valid is not None and value not in valid:
-            self.fail(name, f"must be from {valid.start} to {valid.stop - 1}, not {value}")
+            self.fail(name, f"must be{span}, not {_shown(value)}")
         return value
 
     def number(self, name: str, default: Any = _REQUIRED, *, low: float | None = None,
@@ -89,26 +119,41 @@ class _Table:
         if name not in self.data:
             return self.raw(name, default)
         value = self.data[name]
-        if not _is_number(value):
-            self.fail(name, f"must be a number, not {_kind(value)}")
-        if not math.isfinite(value):
-            self.fail(name, f"must be a finite number, not {value}")
-        too_low = low is not None and (value <= low if low_open else value < low)
-        too_high = high is not None and (value >= high if high_open else value > high)
-        if too_low or too_high:
+        interval = ""
+        if low is not None or high is not None:
             lo = "-inf" if low is None else f"{low:g}"
             hi = "inf" if high is None else f"{high:g}"
             interval = f"{'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}"
-            self.fail(name, f"must be in {interval}, not {value:g}")
+        within = f" in {interval}" if interval else ""
+        if not _is_number(value):
+            self.fail(name, f"must be a number{within}, not {_kind(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            self.fail(name, f"must be a finite number{within}, not {_shown(value)}")
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high:
+            self.fail(name, f"must be in {interval}, not {_shown(value)}")
+        if isinstance(value, int) and not -1e300 < value < 1e300:   # only without bounds
+            self.fail(name, f"must be a number of ordinary size, not {_shown(value)}")
         return float(value)
 
 
-def _optional_string(table: _Table, name: str, pattern: re.Pattern | None = None, what: str = "") -> str | None:
+def _optional_string(table: _Table, name: str, pattern: re.Pattern | None = None, what: str = "",
+                     max_chars: int = MAX_TEXT_CHARS) -> str | None:
     value = table.string(name, None)
     if value is None:
         return None
     if not value.strip():
         table.fail(name, "must not be empty (leave the key out instead)")
+    _check_text(table, name, value, max_chars)
     if pattern is not None and not pattern.fullmatch(value):
         table.fail(name, f"must be {what}, not {value!r}")
     return value
+
+
+def _check_text(table: _Table, name: str, value: str, max_chars: int) -> None:
+    """At most ``max_chars`` characters, and no NUL (which no file name or host can hold)."""
+    if len(value) > max_chars:
+        table.fail(name, f"must be at most {max_chars} characters, not {len(value)}")
+    if "\0" in value:
+        table.fail(name, "must not contain a NUL character (\\0)")

@@ -20,6 +20,7 @@ from rig.config.models import (
     DigitalWiring,
 )
 from rig.config.table import _key, _Table
+from rig.limits import MAX_TREADS, RISER_M, SCALE_N_MAX
 from rig.layout import (
     RAIL_SENSORS,
     RAIL_SIDES,
@@ -37,12 +38,10 @@ _ANALOG_KEYS = ("adc_channel", "zero_offset", "scale_n")
 
 def _read_layout(rig: _Table, wiring: dict[str, Any]) -> RigLayout:
     kind = rig.string("kind", "flight", RIG_KINDS)
-    treads = rig.integer("treads")
-    if treads < 1:
-        rig.fail("treads", f"must be at least 1, not {treads}")
+    treads = rig.integer("treads", valid=range(1, MAX_TREADS + 1))
     if kind == "stepper" and treads != 2:
         rig.fail("treads", f"a stepper has two pedals: treads must be 2, not {treads}")
-    riser_m = rig.number("riser_m", low=0.0, high=0.5, low_open=True)
+    riser_m = rig.number("riser_m", low=RISER_M[0], high=RISER_M[1], low_open=True)
     tread_sensor = rig.string("tread_sensor", "switch", TREAD_SENSORS)
     zones = rig.raw("tread_zones", [])
     if zones not in ([], list(SPLIT_ZONES)):
@@ -93,7 +92,7 @@ def _read_wiring_entry(file: str, channel: str, data: object) -> DigitalWiring |
             raise ConfigError(f"{file}: {_key('wiring', channel, wrong[0])}: {channel} is {kind}, not {wrong[0]}")
     entry = _Table(file, ("wiring", channel), data, _ANALOG_KEYS if analog else _DIGITAL_KEYS)
     if analog:
-        scale_n = entry.number("scale_n")
+        scale_n = entry.number("scale_n", low=-SCALE_N_MAX, high=SCALE_N_MAX)
         if scale_n == 0:
             entry.fail("scale_n", "must not be 0 (newtons per unit of ADC reading)")
         return AnalogWiring(channel=channel, adc_channel=entry.integer("adc_channel", valid=ADC_CHANNELS),
