@@ -12,12 +12,13 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import pathlib
 import sqlite3
 import threading
 
 from rig.history import schema
 from rig.history.schema import FILENAME
-from rig.history.writer import HistoryUnavailable, is_fatal
+from rig.history.failures import HistoryUnavailable, is_damage
 
 log = logging.getLogger(__name__)
 
@@ -167,34 +168,63 @@ def is_locked(path: str) -> bool:
 
 
 def _check_integrity(conn: sqlite3.Connection, path: str) -> None:
+    """Refuse a damaged file; a disk error on the way is a disk error, not damage."""
     try:
         rows = conn.execute("PRAGMA quick_check(5)").fetchall()
     except sqlite3.DatabaseError as exc:
-        if is_fatal(exc) and "full" not in str(exc).lower():
+        if is_damage(exc):
             raise HistoryUnavailable(_damaged(path, str(exc))) from exc
-        raise
+        raise        # a disk error: _describe_open_failure says so
     problems = [r[0] for r in rows if r[0] != "ok"]
     if problems:
         raise HistoryUnavailable(_damaged(path, "; ".join(problems)))
 
 
 def _damaged(path: str, detail: str) -> str:
-    return (f"history unavailable: {path} is damaged ({detail}); stairrig leaves it untouched and the rig "
-            "counts live without history. To fix: restore a backup, or move the file away to start a new history")
+    return (f"history unavailable: {path} is damaged (SQLite's integrity check: {detail}); stairrig leaves it "
+            "untouched and the rig counts live without history. To fix: restore a backup, or move the file "
+            "away to start a new history")
+
+
+def _integrity_problems(path: str) -> str | None:
+    """What SQLite's integrity check finds in ``path`` (read-only), None when it is fine or
+    cannot run (then a damage code came from the disk, not the file)."""
+    try:
+        check = sqlite3.connect(pathlib.Path(path).as_uri() + "?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        rows = check.execute("PRAGMA quick_check(5)").fetchall()
+    except sqlite3.Error as exc:
+        return str(exc) if is_damage(exc) else None
+    finally:
+        check.close()
+    problems = [r[0] for r in rows if r[0] != "ok"]
+    return "; ".join(problems) or None
 
 
 def _describe_open_failure(path: str, exc: sqlite3.Error) -> str:
+    """Why opening failed. Damage is named only when the integrity check confirms it; a full
+    disk, an I/O error or a read-only file says what it is, and that the file is fine."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc).lower()
-    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text or "not a database" in text:
-        return _damaged(path, str(exc))
+    if is_damage(exc):
+        problems = _integrity_problems(path)
+        if problems:
+            return _damaged(path, problems)
     if name.startswith("SQLITE_FULL") or "disk is full" in text:
-        return (f"history unavailable: the disk holding {path} is full; the rig counts live without history. "
-                "To fix: free some space (old raw traces can go), then restart stairrig")
+        return (f"history unavailable: the disk holding {path} is full ({exc}); the history itself is not "
+                "damaged, and the rig counts live without it. To fix: free some space (old raw traces "
+                "under traces/ can go; df shows the disk), then restart stairrig")
     if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")) or "readonly" in text:
         return (f"history unavailable: cannot write {path} ({exc}): the file or its directory is read-only for "
                 f"{_user()}; the rig counts live without history. To fix: make the data directory writable by "
                 "the user running stairrig, or choose another data_dir")
+    if name.startswith("SQLITE_IOERR") or "disk i/o error" in text or is_damage(exc):
+        return (f"history unavailable: the disk failed while opening {path} ({exc}); SQLite's integrity "
+                "check does not call the file damaged, so keep it. The rig counts live without history. "
+                "To fix: check that the disk has free space (df) and is not read-only or failing (dmesg), "
+                "then restart stairrig")
     return (f"history unavailable: cannot open {path} ({exc}); the rig counts live without history. "
             "To fix: check the disk (dmesg) and the file")
 

@@ -47,6 +47,7 @@ from rig.history.rows import (  # noqa: F401  (the names callers import from her
 )
 from rig.history.schema import FILENAME
 from rig.history.sessions import SessionsMixin
+from rig.history.failures import describe_lost, probe_file
 from rig.history.writer import HistoryUnavailable, Writer, describe_failure, is_fatal
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,32 @@ class HistoryStore(AthletesMixin, SessionsMixin):
             return f"history unavailable: the store for {self._path} is closed"
         return None
 
+    def health(self) -> dict:
+        """For status pages: available, why not (``error``), the kind of failure (``disk``: it
+        comes back by itself; ``damaged``, ``lost``: a person must act), and the writes
+        waiting for the disk or dropped."""
+        w = self._writer
+        return {"path": self._path, "available": self.available, "error": self.error,
+                "failure": w.failure, "waiting_writes": len(w.backlog), "dropped_writes": w.dropped,
+                "recoveries": w.recoveries}
+
+    def check_file(self) -> str | None:
+        """Look at the file now (any thread): why the history is lost, or None while it is there."""
+        how = probe_file(self._path, self._writer._identity)
+        if how is not None:
+            self._writer.note_lost(how)
+            return describe_lost(self._path, how)
+        return None
+
+    def _read_failure(self, exc: sqlite3.Error) -> HistoryUnavailable | None:
+        """A read failed: the file lost or the disk failing is HistoryUnavailable (the API's 503)."""
+        lost = self.check_file()
+        if lost is not None:
+            return HistoryUnavailable(lost)
+        if is_fatal(exc):
+            return HistoryUnavailable(self._writer.error or describe_failure(self._path, exc))
+        return None
+
     def read_connection(self) -> sqlite3.Connection:
         """This thread's read-only connection (for exports and backups)."""
         return self._reader()
@@ -261,7 +288,8 @@ class _ReadTransaction:
             try:
                 self.conn.execute("BEGIN")
             except sqlite3.Error as exc:
-                raise HistoryUnavailable(describe_failure(self.store.path, exc)) from exc
+                raise (self.store._read_failure(exc) or HistoryUnavailable(
+                    describe_failure(self.store.path, exc))) from exc
         return self.conn
 
     def __exit__(self, etype, exc, tb) -> bool:
@@ -270,6 +298,8 @@ class _ReadTransaction:
                 self.conn.execute("COMMIT")
         except sqlite3.Error:
             pass
-        if isinstance(exc, sqlite3.Error) and is_fatal(exc):
-            raise HistoryUnavailable(describe_failure(self.store.path, exc)) from exc
+        if isinstance(exc, sqlite3.Error):
+            failure = self.store._read_failure(exc)
+            if failure is not None:
+                raise failure from exc
         return False

@@ -9,14 +9,27 @@ process; a kill -9 loses at most the operations queued since the last commit.
 
 Each operation runs in its own savepoint, so one that fails (a row that no
 longer exists, a bad value) is rolled back alone and logged, and the others
-of the batch are kept. A storage failure (a full disk, an I/O error, a file
-that became read-only or damaged) is fatal to the store: it is logged once,
-``available`` turns False with ``error`` saying why and what to do, and
-every later write is dropped, so that the rig goes on counting.
+of the batch are kept.
+
+A storage failure (see ``failures.py``) turns ``available`` False, with
+``error`` saying why and what to do, logged once:
+
+- a disk failure (full, I/O, read-only): the queued operations of the batch
+  that failed, and those queued after it, wait in memory (at most
+  ``BACKLOG_MAX``; the running summaries go first when it is full), and the
+  writer tries again after 1, 2, 4 ... up to 30 s. When a try commits, the
+  history is available again, without a restart, and the log says so.
+- damage that SQLite's integrity check confirms, or the file removed,
+  replaced or truncated under it (looked at every ``PROBE_EVERY_S``, so
+  health tells the truth within seconds even when nothing is written):
+  writes stop for good, and the file is never overwritten with a new one.
+
+While unavailable, synchronous calls raise ``HistoryUnavailable`` at once.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import sqlite3
@@ -24,22 +37,30 @@ import threading
 import time
 from typing import Any, Callable
 
+from rig.history.failures import (  # noqa: F401  (HistoryUnavailable, is_fatal, describe_failure: imported from here)
+    HistoryUnavailable,
+    describe_damaged,
+    describe_disk,
+    describe_failure,
+    describe_lost,
+    file_identity,
+    is_damage,
+    is_fatal,
+    probe_file,
+    unavailable,
+)
 from rig.threads import named_thread
 
 log = logging.getLogger(__name__)
 
 Operation = Callable[[sqlite3.Connection], Any]
 
-_OP, _RAW, _FLUSH, _STOP = "op", "raw", "flush", "stop"
+_OP, _RAW, _FLUSH, _STOP, _WAKE = "op", "raw", "flush", "stop", "wake"
 
-# SQLite result codes that mean the storage itself has failed
-_FATAL = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CORRUPT", "SQLITE_NOTADB",
-          "SQLITE_CANTOPEN", "SQLITE_PERM")
-
-
-class HistoryUnavailable(RuntimeError):
-    """The history cannot be used; the message names the file, what is wrong
-    and what to do. The rig goes on counting live without it."""
+PROBE_EVERY_S = 1.0       # how often the file is checked to still be the one opened
+RETRY_FIRST_S = 1.0       # after a disk failure, the first try again; doubling up to RETRY_MAX_S
+RETRY_MAX_S = 30.0
+BACKLOG_MAX = 5000        # operations that wait for the disk (an hour of running summaries)
 
 
 class _Future:
@@ -55,41 +76,9 @@ class _Future:
         self.event.set()
 
 
-def is_fatal(exc: BaseException) -> bool:
-    """True for errors that mean the database file or its disk has failed."""
-    if not isinstance(exc, sqlite3.Error):
-        return False
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    if name.startswith(_FATAL):
-        return True
-    text = str(exc).lower()
-    return any(s in text for s in ("disk is full", "disk i/o error", "readonly database",
-                                   "malformed", "not a database", "unable to open"))
-
-
-def describe_failure(path: str, exc: BaseException) -> str:
-    """The message for a storage failure: what happened, to which file, what to do."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    text = str(exc).lower()
-    if name.startswith("SQLITE_FULL") or "disk is full" in text:
-        what = f"the disk holding {path} is full"
-        todo = "free some space (old raw traces can go), then restart stairrig"
-    elif name.startswith("SQLITE_READONLY") or "readonly" in text:
-        what = f"{path} became read-only ({exc})"
-        todo = "check the file's permissions and the mount (an SD card fault remounts read-only), then restart stairrig"
-    elif name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text:
-        what = f"{path} is damaged ({exc})"
-        todo = "restore a backup, or move the file away to start a new history, then restart stairrig"
-    else:
-        what = f"writing {path} failed: {exc}"
-        todo = "check the disk or SD card (dmesg), then restart stairrig"
-    return (f"history unavailable: {what}; sessions are not being saved, the rig goes on "
-            f"counting live. To fix: {todo}.")
-
-
 class Writer:
     def __init__(self, conn: sqlite3.Connection, path: str, *, commit_every_s: float = 1.0,
-                 name: str = "stairrig-history"):
+                 name: str = "stairrig-history", probe: bool = True):
         if conn.isolation_level is not None:
             raise ValueError("the writer needs a connection in autocommit mode (isolation_level=None)")
         self.conn = conn
@@ -97,11 +86,20 @@ class Writer:
         self.commit_every_s = max(0.0, float(commit_every_s))
         self.available = True
         self.error: str | None = None
+        self.failure: str | None = None   # None, "disk", "damaged" or "lost"
         self.commits = 0
         self.generation = 0       # bumped after each commit of a batch with a significant operation
         self._significant = False
-        self.dropped = 0          # operations dropped because the store had failed
+        self.dropped = 0          # operations dropped (the backlog was full, or the store is closed)
         self.failed_ops = 0       # operations that failed alone and were rolled back
+        self.recoveries = 0       # times the history came back after a disk failure
+        self.backlog: collections.deque = collections.deque()   # (op, significant) waiting for the disk
+        self._batch: list = []    # the queued operations of the open transaction, to keep on a failure
+        self._identity = file_identity(path) if probe else None
+        self._probe = probe
+        self._next_probe = 0.0
+        self._retry_at: float | None = None
+        self._retry_s = RETRY_FIRST_S
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = named_thread(self._run, name)
         self._closed = False
@@ -115,9 +113,10 @@ class Writer:
         return self._thread.is_alive()
 
     def submit(self, op: Operation, *, significant: bool = True) -> None:
-        """Queue ``op``; it is committed with the next batch. An operation that is
-        not ``significant`` does not bump ``generation`` (readers' caches stay)."""
-        if not self.available or self._closed:
+        """Queue ``op``; it is committed with the next batch (or, after a disk failure,
+        when the disk works again). An operation that is not ``significant`` does not
+        bump ``generation`` (readers' caches stay)."""
+        if self._closed or self.failure in ("damaged", "lost"):
             self.dropped += 1
             return
         self._queue.put((_OP, op, None) if significant else (_OP, op, False))
@@ -132,22 +131,31 @@ class Writer:
         if not self.available:
             raise HistoryUnavailable(self.error)
         if self._closed or not self._thread.is_alive():
-            raise HistoryUnavailable(f"history unavailable: the store for {self.path} is closed")
+            raise HistoryUnavailable(unavailable(f"the store for {self.path} is closed"))
         fut = _Future()
         self._queue.put((_RAW if outside_transaction else _OP, op, fut))
         if not fut.event.wait(timeout):
-            raise HistoryUnavailable(f"history unavailable: writing {self.path} did not finish within {timeout:.0f} s")
+            raise HistoryUnavailable(unavailable(f"writing {self.path} did not finish within {timeout:.0f} s"))
         if fut.exc is not None:
             raise fut.exc
         return fut.result
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until everything queued before is committed (or dropped)."""
+        """Wait until everything queued before is committed (or waits for the disk, or was dropped)."""
         if not self._thread.is_alive():
             return False
         fut = _Future()
         self._queue.put((_FLUSH, None, fut))
         return fut.event.wait(timeout)
+
+    def note_lost(self, how: str) -> None:
+        """A reader found the file removed, replaced or truncated: stop writing to it."""
+        if self.failure != "lost":
+            self._queue.put((_WAKE, how, None))
+
+    def retry_now(self) -> None:
+        """Try the disk again at once (instead of at the next backoff)."""
+        self._queue.put((_WAKE, None, None))
 
     def close(self, timeout: float = 30.0) -> None:
         """Commit what is queued and stop the thread."""
@@ -159,6 +167,9 @@ class Writer:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 log.error("the history writer did not stop within %.0f s", timeout)
+        if self.backlog:
+            log.error("%s: %d writes that waited for the disk are lost at stop (the sessions' raw traces "
+                      "keep their steps)", self.path, len(self.backlog))
 
     # -- writer thread -----------------------------------------------------
 
@@ -168,9 +179,10 @@ class Writer:
         except Exception as exc:   # a bug: say so, and answer every caller instead of leaving it waiting
             log.critical("the history writer failed", exc_info=True)
             self.available = False
-            self.error = (f"history unavailable: the writer of {self.path} failed ({type(exc).__name__}: {exc}); "
-                          "sessions are not being saved, the rig goes on counting live. To fix: restart "
-                          "stairrig, and report the log")
+            self.failure = "damaged"
+            self.error = unavailable(
+                f"the writer of {self.path} failed ({type(exc).__name__}: {exc}); sessions are not being "
+                "saved, the rig goes on counting live. To fix: restart stairrig, and report the log")
             self._rollback()
             while True:
                 kind, _, fut = self._queue.get()
@@ -179,79 +191,101 @@ class Writer:
                 if kind == _STOP:
                     return
 
+    def _timeout(self, in_txn: bool, batch_started: float) -> float | None:
+        now = time.monotonic()
+        waits = []
+        if in_txn:
+            waits.append(batch_started + self.commit_every_s - now)
+        if self._probe and self.failure != "lost":
+            waits.append(self._next_probe - now)
+        if self._retry_at is not None:
+            waits.append(self._retry_at - now)
+        return max(0.0, min(waits)) if waits else None
+
+    def _housekeeping(self, in_txn: bool, batch_started: float) -> bool:
+        """Commit a batch that is due, look at the file, try the disk again; returns in_txn."""
+        now = time.monotonic()
+        if in_txn and now - batch_started >= self.commit_every_s:
+            in_txn = self._commit()
+        if self._probe and self.failure != "lost" and now >= self._next_probe:
+            self._next_probe = now + PROBE_EVERY_S
+            how = probe_file(self.path, self._identity)
+            if how is not None:
+                in_txn = self._lose(how)
+        if self._retry_at is not None and now >= self._retry_at:
+            self._retry()
+        return in_txn
+
     def _loop(self) -> None:
-        conn = self.conn
         get = self._queue.get
         in_txn = False
         batch_started = 0.0
         while True:
-            if in_txn:
-                remaining = batch_started + self.commit_every_s - time.monotonic()
-                try:
-                    item = get(timeout=max(0.0, remaining))
-                except queue.Empty:
-                    in_txn = self._commit()
-                    continue
-            else:
-                item = get()
+            try:
+                item = get(timeout=self._timeout(in_txn, batch_started))
+            except queue.Empty:
+                in_txn = self._housekeeping(in_txn, batch_started)
+                continue
             kind, op, fut = item
             if kind == _STOP:
                 if in_txn:
                     self._commit()
                 return
+            if kind == _WAKE:
+                if op is not None:
+                    in_txn = self._lose(op)
+                elif self.failure == "disk":
+                    self._retry_at = time.monotonic()
+                in_txn = self._housekeeping(in_txn, batch_started)
+                continue
             if kind == _FLUSH:
                 if in_txn:
                     in_txn = self._commit()
                 fut.set(True)
                 continue
+            significant = fut is not False
             if fut is False:          # a queued operation that is not significant
                 fut = None
-            elif kind == _OP:
-                self._significant = True
             if kind == _RAW:
                 if in_txn:
                     in_txn = self._commit()
-                if not self.available:
-                    fut.set(exc=HistoryUnavailable(self.error))
-                    continue
-                try:
-                    fut.set(op(conn))
-                except Exception as exc:
-                    if is_fatal(exc):
-                        self._fail(exc)
-                        exc = HistoryUnavailable(self.error)
-                    fut.set(exc=exc)
+                self._raw(op, fut)
                 continue
-            # an operation
             if not self.available:
-                self.dropped += 1
                 if fut is not None:
                     fut.set(exc=HistoryUnavailable(self.error))
+                else:
+                    self._keep(op, significant)
                 continue
+            if significant:
+                self._significant = True
             try:
                 if not in_txn:
-                    conn.execute("BEGIN IMMEDIATE")
+                    self.conn.execute("BEGIN IMMEDIATE")
                     in_txn = True
                     batch_started = time.monotonic()
-                conn.execute("SAVEPOINT op")
+                self.conn.execute("SAVEPOINT op")
             except sqlite3.Error as exc:
+                if fut is None:
+                    self._batch.append((op, significant))
                 in_txn = self._on_error(exc, None)
-                self.dropped += 1
                 if fut is not None:
                     fut.set(exc=HistoryUnavailable(self.error) if not self.available else exc)
                 continue
             try:
-                result = op(conn)
-                conn.execute("RELEASE op")
+                result = op(self.conn)
+                self.conn.execute("RELEASE op")
             except Exception as exc:
                 if is_fatal(exc):
+                    if fut is None:
+                        self._batch.append((op, significant))
                     in_txn = self._fail(exc)
                     if fut is not None:
                         fut.set(exc=HistoryUnavailable(self.error))
                     continue
                 try:
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
+                    self.conn.execute("ROLLBACK TO op")
+                    self.conn.execute("RELEASE op")
                 except sqlite3.Error as exc2:
                     in_txn = self._on_error(exc2, None)
                 self.failed_ops += 1
@@ -267,18 +301,32 @@ class Writer:
                     fut.set(result)
                 else:
                     fut.set(exc=HistoryUnavailable(self.error))
-            elif time.monotonic() - batch_started >= self.commit_every_s:
-                in_txn = self._commit()
+            else:
+                self._batch.append((op, significant))
+                in_txn = self._housekeeping(in_txn, batch_started)
+
+    def _raw(self, op, fut) -> None:
+        if not self.available:
+            fut.set(exc=HistoryUnavailable(self.error))
+            return
+        try:
+            fut.set(op(self.conn))
+        except Exception as exc:
+            if is_fatal(exc):
+                self._fail(exc)
+                exc = HistoryUnavailable(self.error)
+            fut.set(exc=exc)
 
     def _commit(self) -> bool:
         """Commit the open batch; returns whether a transaction is still open (never)."""
         try:
             self.conn.execute("COMMIT")
             self.commits += 1
+            self._batch.clear()
         except sqlite3.Error as exc:
             return self._on_error(exc, "commit")
         finally:
-            if self._significant:     # after the commit: a reader that sees the new number sees the data
+            if self._significant and self.available:   # after the commit: a reader that sees the new number sees the data
                 self._significant = False
                 self.generation += 1
         return False
@@ -287,15 +335,128 @@ class Writer:
         if is_fatal(exc):
             return self._fail(exc)
         log.error("history %s failed: %s; the batch is rolled back", where or "write", exc)
+        self._batch.clear()
         self._rollback()
         return False
 
+    # -- failures and recovery -----------------------------------------------
+
+    def _keep(self, op, significant: bool) -> None:
+        """An operation that waits for the disk; when the backlog is full the oldest running
+        summary goes (a later one replaces it), else the oldest operation."""
+        if self.failure in ("damaged", "lost") and len(self.backlog) >= BACKLOG_MAX:
+            self.dropped += 1
+            return
+        if len(self.backlog) >= BACKLOG_MAX:
+            for i, (_, sig) in enumerate(self.backlog):
+                if not sig:
+                    del self.backlog[i]
+                    break
+            else:
+                self.backlog.popleft()
+            self.dropped += 1
+        self.backlog.append((op, significant))
+
+    def _classify(self, exc: BaseException) -> tuple[str, str]:
+        """(failure, message) for a fatal error: damage only when the integrity check says so."""
+        how = probe_file(self.path, self._identity) if self._probe else None
+        if how is not None:
+            return "lost", describe_lost(self.path, how)
+        if is_damage(exc):
+            try:
+                rows = self.conn.execute("PRAGMA quick_check(5)").fetchall()
+            except sqlite3.Error as exc2:
+                if is_damage(exc2):
+                    return "damaged", describe_damaged(self.path, str(exc2))
+                return "disk", describe_disk(self.path, exc2)
+            problems = [r[0] for r in rows if r[0] != "ok"]
+            if problems:
+                return "damaged", describe_damaged(self.path, "; ".join(problems))
+        return "disk", describe_disk(self.path, exc)
+
     def _fail(self, exc: BaseException) -> bool:
-        self.available = False
-        self.error = describe_failure(self.path, exc)
-        log.error("%s", self.error)
+        """A fatal error: keep the batch's queued operations, say so once, try again later."""
         self._rollback()
+        failure, message = self._classify(exc)
+        self._set_failed(failure, message)
         return False
+
+    def _lose(self, how: str) -> bool:
+        """The file was removed, replaced or truncated: stop writing to it for good."""
+        if self.failure == "lost":
+            return False
+        self._rollback()
+        self._set_failed("lost", describe_lost(self.path, how))
+        return False
+
+    def _set_failed(self, failure: str, message: str) -> None:
+        for item in reversed(self._batch):       # they were rolled back: they wait, in order, first
+            self.backlog.appendleft(item)
+        self._batch.clear()
+        while len(self.backlog) > BACKLOG_MAX:
+            self.backlog.popleft()
+            self.dropped += 1
+        was, self.available = self.available, False
+        if message != self.error or was:
+            log.error("%s", message)
+        self.error = message
+        self.failure = failure
+        if failure == "disk":
+            if was:
+                self._retry_s = RETRY_FIRST_S
+            self._retry_at = time.monotonic() + self._retry_s
+            self._retry_s = min(RETRY_MAX_S, self._retry_s * 2)
+        else:
+            self._retry_at = None
+
+    def _retry(self) -> None:
+        """Try the disk again: the operations that waited, in one transaction."""
+        self._retry_at = None
+        if self.failure != "disk":
+            return
+        how = probe_file(self.path, self._identity) if self._probe else None
+        if how is not None:
+            self._lose(how)
+            return
+        waiting = list(self.backlog)
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            for op, _ in waiting:
+                self.conn.execute("SAVEPOINT op")
+                try:
+                    op(self.conn)
+                    self.conn.execute("RELEASE op")
+                except sqlite3.Error as exc:
+                    if is_fatal(exc):
+                        raise
+                    self.conn.execute("ROLLBACK TO op")
+                    self.conn.execute("RELEASE op")
+                    self.failed_ops += 1
+                    log.warning("a history write that waited for the disk failed and was skipped: %s", exc)
+                except Exception as exc:
+                    self.conn.execute("ROLLBACK TO op")
+                    self.conn.execute("RELEASE op")
+                    self.failed_ops += 1
+                    log.warning("a history write that waited for the disk failed and was skipped: %s", exc)
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            if not is_fatal(exc):
+                log.error("history: trying again failed (%s); the waiting writes are kept", exc)
+                failure, message = "disk", self.error
+            else:
+                failure, message = self._classify(exc)
+            self._set_failed(failure, message)
+            return
+        for _ in waiting:
+            self.backlog.popleft()
+        self.commits += 1
+        self.generation += 1
+        self.recoveries += 1
+        self.available, self.error, self.failure = True, None, None
+        self._retry_s = RETRY_FIRST_S
+        log.warning("history available again: %s is written to; %d writes that waited were saved",
+                    self.path, len(waiting))
 
     def _rollback(self) -> None:
         try:
