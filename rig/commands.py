@@ -28,7 +28,22 @@ log = logging.getLogger(__name__)
 _WAIT_S = 3.0
 MAX_PLANNED_FLIGHTS = 200
 MAX_ADDED_LOAD_KG = 50.0
+MAX_NAME_CHARS = 100  # an athlete's name (the history's bound)
+WHO_CHARS = 40        # who pressed "I'm OK" or raised a test alarm, as the events keep it
 _MAX_ID = 2**63 - 1   # SQLite's largest integer
+_MAX_ID_DIGITS = len(str(_MAX_ID))
+
+
+def shown(value, chars: int = 40) -> str:
+    """A value a caller sent, as an error message may repeat it: a string's repr cut to ``chars``, or
+    its type (never ``str()`` of it: a 5,000-digit integer cannot even be turned into text)."""
+    if isinstance(value, str):
+        return repr(value[:chars]) + ("…" if len(value) > chars else "")
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value) if value.bit_length() <= 64 else f"an integer of {value.bit_length()} bits"
+    return f"a {type(value).__name__}"
 
 
 class CommandError(ValueError):
@@ -37,9 +52,10 @@ class CommandError(ValueError):
 
 def who(by, does: str) -> str:
     """Who did something, as the alarm's events keep it: one line of at most 40 characters."""
-    if not isinstance(by, str) or not by.strip():
-        raise CommandError(f"say who {does} (a name, or where from: panel, mqtt)")
-    return " ".join(by.split())[:40]
+    if not isinstance(by, str) or not by.strip() or len(by) > 10 * WHO_CHARS:
+        raise CommandError(f"say who {does} (a name of at most {WHO_CHARS} characters, or where from: "
+                           "panel, mqtt)")
+    return " ".join(by.split())[:WHO_CHARS]
 
 
 class Commands:
@@ -98,20 +114,24 @@ class Commands:
             raise CommandError("name an athlete (their name or id)")
         if isinstance(ref, int):
             if not 1 <= ref <= _MAX_ID:
-                raise CommandError(f"there is no athlete with id {str(ref)[:24]}")
+                raise CommandError(f"there is no athlete with id {shown(ref)} (ids are whole numbers from 1)")
             found = store.athlete(ref)
             if found is None:
                 raise CommandError(f"there is no athlete with id {ref}")
             return found
         if not isinstance(ref, str) or not ref.strip():
             raise CommandError("name an athlete (their name or id)")
+        if len(ref) > MAX_NAME_CHARS:
+            raise CommandError(f"an athlete's name is at most {MAX_NAME_CHARS} characters, not {len(ref):,}")
         wanted = " ".join(ref.split()).casefold()
         for athlete in store.athletes():
             if " ".join(athlete["name"].split()).casefold() == wanted:
                 return athlete
-        if re.fullmatch(r"[0-9]{1,18}", wanted):
+        if re.fullmatch(rf"[0-9]{{1,{_MAX_ID_DIGITS}}}", wanted):
             return self.find_athlete(int(wanted))
-        names = ", ".join(a["name"] for a in store.athletes()) or "none yet"
+        athletes = store.athletes()
+        names = ", ".join(a["name"] for a in athletes[:10]) + (f" and {len(athletes) - 10} more" if
+                                                                len(athletes) > 10 else "") or "none yet"
         raise CommandError(f"there is no athlete called {ref.strip()[:60]!r} (athletes: {names})")
 
     def select_athlete(self, ref) -> dict:
@@ -132,24 +152,27 @@ class Commands:
         the progression's until another athlete is selected."""
         changes: dict = {}
         if facing is not None:
-            if facing not in FACINGS:
-                raise CommandError(f"facing must be one of {', '.join(FACINGS)}, not {str(facing)[:40]!r}")
+            if not isinstance(facing, str) or facing not in FACINGS:
+                raise CommandError(f"facing must be one of {', '.join(FACINGS)}, not {shown(facing)}")
             changes["facing"] = facing
         if grip is not None:
-            if grip not in GRIPS:
-                raise CommandError(f"the target grip must be one of {', '.join(GRIPS)}, not {str(grip)[:40]!r}")
+            if not isinstance(grip, str) or grip not in GRIPS:
+                raise CommandError(f"the target grip must be one of {', '.join(GRIPS)}, not {shown(grip)}")
             changes["grip"] = grip
         if clear_planned:
             changes["planned_flights"] = None
         elif planned_flights is not None:
             if isinstance(planned_flights, bool) or not isinstance(planned_flights, int) \
                     or not 1 <= planned_flights <= MAX_PLANNED_FLIGHTS:
-                raise CommandError(f"planned flights must be a whole number from 1 to {MAX_PLANNED_FLIGHTS}")
+                raise CommandError(f"planned flights must be a whole number from 1 to {MAX_PLANNED_FLIGHTS}, "
+                                   f"not {shown(planned_flights)}")
             changes["planned_flights"] = planned_flights
         if added_load_kg is not None:
+            # the range first: math.isfinite() of a huge integer raises OverflowError
             if isinstance(added_load_kg, bool) or not isinstance(added_load_kg, (int, float)) \
-                    or not math.isfinite(added_load_kg) or not 0 <= added_load_kg <= MAX_ADDED_LOAD_KG:
-                raise CommandError(f"the added load must be a number of kg from 0 to {MAX_ADDED_LOAD_KG:g}")
+                    or not 0 <= added_load_kg <= MAX_ADDED_LOAD_KG or not math.isfinite(added_load_kg):
+                raise CommandError(f"the added load must be a number of kg from 0 to {MAX_ADDED_LOAD_KG:g}, "
+                                   f"not {shown(added_load_kg)}")
             changes["added_load_kg"] = float(added_load_kg)
         # merged in the engine thread, so that two coaches changing different fields both count
         return self._run("set_drill", changes=changes)

@@ -1,22 +1,33 @@
 """Commands from MQTT (``<base>/<command>/set``): checked, then done through ``service.commands``.
 
 Everything arriving here came off the network: a payload may be any bytes,
-of any size, retained, or aimed at a command that does not exist. Each is
-checked; a bad one is logged, reported on ``<base>/error`` as
-``{"command", "payload" (truncated), "error"}`` and ignored. Nothing here
-raises into paho or the service.
+of any size, retained, aimed at a command that does not exist, or one of
+thousands a second. Each is checked as it arrives (in paho's network
+thread: checking is cheap and touches nothing); a bad one is rejected:
+logged, reported on ``<base>/error`` as ``{"command", "payload" (truncated),
+"error"}``, and ignored. Nothing here raises into paho or the service.
+
+A flood costs counters, not the log, the broker or the engine (throttle.py):
+the first ``REPORTS_PER_WINDOW`` rejections of every ``REPORT_WINDOW_S`` are
+logged and reported one by one, the rest counted and summarised in one line
+and one error report when the window ends ("and 4,987 more rejected commands
+in the last 10 s, ..."). Valid commands reach the engine at most
+``COMMAND_BURST`` at once and ``COMMANDS_PER_S`` a second, through a queue of
+``QUEUE_SIZE``; the excess is dropped and rejected (so counted). A flood of bad
+payloads takes nothing from the valid commands' allowance.
 
 ``service.commands`` waits (up to 3 s) for the engine, so commands never run
-in paho's network thread: ``on_message`` hands them to ``CommandWorker``,
-one named thread working through a small bounded queue.
+in paho's network thread: ``submit`` hands them to ``CommandWorker``, one
+named thread working through the bounded queue.
 
-Payloads:
+Payloads (text; trimmed of spaces, tabs and line ends; control characters
+refused; numbers written plainly, like ``12`` or ``2.5``):
 
 ==================  ======================================================
 ``session``         ``start`` or ``stop``
 ``fall``            ``acknowledge`` ("I'm OK"), or ``{"by": "Anna"}``
 ``test_alarm``      ``raise`` (a test fall alarm), or ``{"by": "Anna"}``
-``athlete``         an athlete's name or id
+``athlete``         an athlete's name (at most 100 characters) or id
 ``facing``          ``forward`` or ``backward``
 ``grip``            ``firm``, ``light``, ``hover`` or ``none``
 ``planned_flights`` a whole number from 0 (no plan) to 200
@@ -29,12 +40,15 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import queue
+import re
 import threading
+import time
 from typing import Callable
 
-from rig.commands import CommandError
+from rig.commands import MAX_ADDED_LOAD_KG, MAX_NAME_CHARS, MAX_PLANNED_FLIGHTS, WHO_CHARS, CommandError
+from rig.logsafe import UNSAFE, escaped
+from rig.mqtt.throttle import RejectThrottle, Suppressed, TokenBucket
 from rig.mqtt.topics import COMMANDS
 from rig.threads import named_thread
 from rig.trace.header import FACINGS, GRIPS
@@ -44,7 +58,15 @@ log = logging.getLogger(__name__)
 MAX_PAYLOAD_BYTES = 512
 SHOWN_PAYLOAD_CHARS = 100
 QUEUE_SIZE = 32
+COMMANDS_PER_S = 10.0          # valid commands to the engine, steady...
+COMMAND_BURST = 20             # ...after a burst of this many
+REPORTS_PER_WINDOW = 5         # rejections logged and reported one by one in each window...
+REPORT_WINDOW_S = 10.0         # ...of this long; the rest summarised at its end
+SUMMARY_CHECK_S = 1.0          # how often the worker looks whether a window is over
 BY_DEFAULT = "Home Assistant"
+_TRIM = " \t\r\n"
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_NUMBER_CHARS = 16             # "200", "2.5", "12.000": a longer one is no value here
 
 
 class Rejected(ValueError):
@@ -57,6 +79,13 @@ def shown_payload(payload: bytes) -> str:
     return text if len(text) <= SHOWN_PAYLOAD_CHARS else text[:SHOWN_PAYLOAD_CHARS] + "…"
 
 
+def _refuse_controls(text: str, what: str) -> None:
+    found = UNSAFE.search(text)
+    if found is not None:
+        raise Rejected(f"{what} holds a control character ({escaped(found.group())} at character "
+                       f"{found.start() + 1}): send plain text")
+
+
 def _text(payload: bytes) -> str:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise Rejected(f"the payload is too long ({len(payload)} bytes; at most {MAX_PAYLOAD_BYTES})")
@@ -64,9 +93,8 @@ def _text(payload: bytes) -> str:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
         raise Rejected("the payload is not UTF-8 text") from None
-    text = text.strip()
-    if any(ord(c) < 32 for c in text):
-        raise Rejected("the payload holds control characters")
+    text = text.strip(_TRIM)
+    _refuse_controls(text, "the payload")
     return text
 
 
@@ -78,14 +106,19 @@ def _choice(text: str, choices: tuple[str, ...], what: str) -> str:
 
 
 def _number(text: str, what: str, low: float, high: float, *, whole: bool) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise Rejected(f"{what} must be a number, not {text[:40]!r}") from None
-    if not math.isfinite(value) or not low <= value <= high:
-        raise Rejected(f"{what} must be from {low:g} to {high:g}, not {text[:40]!r}")
+    """A number written plainly (``12``, ``2.5``, ``-1``): no exponent, underscore, inner space,
+    ``inf``, ``nan`` or digits of other scripts; from ``low`` to ``high``."""
+    kind = "a whole number" if whole else "a number"
+    if not _PLAIN_NUMBER.fullmatch(text):
+        example = "like 12" if whole else "like 12 or 2.5"
+        raise Rejected(f"{what} must be {kind} from {low:g} to {high:g}, written {example}, not {text[:40]!r}")
+    if len(text) > _NUMBER_CHARS:
+        raise Rejected(f"{what} must be {kind} from {low:g} to {high:g}, not a number of {len(text)} characters")
+    value = float(text)
+    if not low <= value <= high:
+        raise Rejected(f"{what} must be {kind} from {low:g} to {high:g}, not {text}")
     if whole and not value.is_integer():
-        raise Rejected(f"{what} must be a whole number, not {text[:40]!r}")
+        raise Rejected(f"{what} must be a whole number from {low:g} to {high:g}, not {text}")
     return value
 
 
@@ -95,10 +128,12 @@ def _who(text: str, words: tuple[str, ...], what: str) -> str:
         return BY_DEFAULT
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict) and set(data) <= {"by"} and isinstance(data.get("by", BY_DEFAULT), str):
-        by = " ".join(str(data.get("by", BY_DEFAULT)).split())[:40]
+        by = data.get("by", BY_DEFAULT)
+        _refuse_controls(by, '"by"')       # a JSON escape (\u001b) gets past the payload's own check
+        by = " ".join(by.split())[:WHO_CHARS]
         if by:
             return by
     raise Rejected(f'send "{words[0]}", or {{"by": "<who>"}}, to {what}')
@@ -121,6 +156,8 @@ def plan(name: str, payload: bytes, commands, purge: Callable[[], None]) -> tupl
     if name == "athlete":
         if not text:
             raise Rejected("name an athlete (their name or id)")
+        if len(text) > MAX_NAME_CHARS:
+            raise Rejected(f"an athlete's name is at most {MAX_NAME_CHARS} characters, not {len(text)}")
         return f"select athlete {text[:60]!r}", lambda: commands.select_athlete(text)
     if name == "facing":
         facing = _choice(text, FACINGS, "the drill's facing")
@@ -129,12 +166,12 @@ def plan(name: str, payload: bytes, commands, purge: Callable[[], None]) -> tupl
         grip = _choice(text, GRIPS, "the target grip")
         return f"target grip {grip}", lambda: commands.set_drill(grip=grip)
     if name == "planned_flights":
-        flights = int(_number(text, "planned flights", 0, 200, whole=True))
+        flights = int(_number(text, "planned flights", 0, MAX_PLANNED_FLIGHTS, whole=True))
         if flights == 0:
             return "no planned flights", lambda: commands.set_drill(clear_planned=True)
         return f"{flights} planned flights", lambda: commands.set_drill(planned_flights=flights)
     if name == "added_load_kg":
-        load = _number(text, "the added load in kg", 0, 50, whole=False)
+        load = _number(text, "the added load in kg", 0, MAX_ADDED_LOAD_KG, whole=False)
         return f"added load {load:g} kg", lambda: commands.set_drill(added_load_kg=load)
     if name == "purge":
         if text.lower() != "purge":
@@ -144,18 +181,29 @@ def plan(name: str, payload: bytes, commands, purge: Callable[[], None]) -> tupl
 
 
 class CommandWorker:
-    """Runs commands one by one in its own thread; reports failures through ``report(name, payload, error)``."""
+    """Checks commands as they arrive and runs the valid ones one by one in its own thread; reports
+    rejections through ``report(name, payload, error)``, throttled (see the module's docstring)."""
 
     def __init__(self, commands, report: Callable[[str, bytes, str], None], purge: Callable[[], None],
-                 name: str = "stairrig-mqtt-commands"):
+                 name: str = "stairrig-mqtt-commands", *, clock: Callable[[], float] = time.monotonic):
         self.commands = commands
         self.report = report
         self.purge = purge
         self.done = 0
-        self.failed = 0
+        self.failed = 0           # rejected, for any reason (each one, logged or not)
+        self.dropped = 0          # valid, but over the rate or the queue's bound
+        self._clock = clock
+        self._counts = threading.Lock()
+        self._throttle = RejectThrottle(REPORTS_PER_WINDOW, REPORT_WINDOW_S, known=COMMANDS)
+        self._bucket = TokenBucket(COMMANDS_PER_S, COMMAND_BURST)
         self._queue: queue.Queue = queue.Queue(QUEUE_SIZE)
         self._stop = threading.Event()
         self._thread = named_thread(self._run, name)
+
+    @property
+    def suppressed(self) -> int:
+        """Rejections counted but not logged or reported one by one."""
+        return self._throttle.suppressed_total
 
     def start(self) -> None:
         self._thread.start()
@@ -164,21 +212,32 @@ class CommandWorker:
         return self._thread.is_alive()
 
     def submit(self, name: str, payload: bytes, retained: bool) -> None:
-        """From paho's thread: never blocks."""
+        """From paho's thread: checks, never blocks, never raises."""
+        try:
+            self._submit(name, payload, retained)
+        except Exception:      # a bug must not reach paho: log it (throttled like any rejection)
+            self._reject(name, payload, "the command could not be checked (a bug: see the log)", bug=True)
+
+    def _submit(self, name: str, payload: bytes, retained: bool) -> None:
         if not payload:
             return   # an empty message clears a retained command (as the error below advises): no command
-        if len(payload) > MAX_PAYLOAD_BYTES:
-            self._reject(name, payload[:MAX_PAYLOAD_BYTES],
-                         f"the payload is too long ({len(payload)} bytes; at most {MAX_PAYLOAD_BYTES})")
-            return
         if retained:
-            self._reject(name, payload, "a retained command is ignored (commands are never retained; clear it "
-                                        "with an empty retained message)")
+            self._reject(name, payload[:MAX_PAYLOAD_BYTES], "a retained command is ignored (commands are never "
+                         "retained; clear it with an empty retained message)")
             return
         try:
-            self._queue.put_nowait((name, payload))
+            what, call = plan(name, payload, self.commands, self.purge)
+        except Rejected as exc:
+            self._reject(name, payload[:MAX_PAYLOAD_BYTES], str(exc))
+            return
+        if not self._bucket.take(self._clock()):
+            self._drop(name, payload, f"too many commands: at most {COMMAND_BURST} at once and "
+                                      f"{COMMANDS_PER_S:g} a second; this one was dropped")
+            return
+        try:
+            self._queue.put_nowait((name, payload, what, call))
         except queue.Full:
-            self._reject(name, payload, "too many commands at once; this one was dropped")
+            self._drop(name, payload, f"too many commands waiting (at most {QUEUE_SIZE}); this one was dropped")
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop: the commands still queued are dropped (the service is stopping)."""
@@ -195,9 +254,30 @@ class CommandWorker:
                 pass
             self._thread.join(timeout)
 
-    def _reject(self, name: str, payload: bytes, error: str) -> None:
-        self.failed += 1
-        log.warning("MQTT command %s rejected: %s (payload %r)", name[:40], error, shown_payload(payload))
+    def _drop(self, name: str, payload: bytes, error: str) -> None:
+        with self._counts:
+            self.dropped += 1
+        self._reject(name, payload, error)
+
+    def _reject(self, name: str, payload: bytes, error: str, *, bug: bool = False) -> None:
+        with self._counts:
+            self.failed += 1
+        full, ended = self._throttle.note(self._clock(), name, error)
+        if ended is not None:
+            self._summarise(ended)
+        if not full:
+            return
+        if bug:
+            log.exception("MQTT command %r could not be checked", name[:40])
+        else:
+            log.warning("MQTT command %r rejected: %s (payload %r)", name[:40], error, shown_payload(payload))
+        self._report(name, payload, error)
+
+    def _summarise(self, held: Suppressed) -> None:
+        log.warning("MQTT: %s", held.message())
+        self._report(held.command, b"", held.message())
+
+    def _report(self, name: str, payload: bytes, error: str) -> None:
         try:
             self.report(name, payload, error)
         except Exception:
@@ -205,12 +285,19 @@ class CommandWorker:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=SUMMARY_CHECK_S)
+            except queue.Empty:
+                item = ()
+            ended = self._throttle.due(self._clock())
+            if ended is not None:
+                self._summarise(ended)
             if item is None or self._stop.is_set():
                 return
-            name, payload = item
+            if not item:
+                continue
+            name, payload, what, call = item
             try:
-                what, call = plan(name, payload, self.commands, self.purge)
                 call()
             except (Rejected, CommandError) as exc:
                 self._reject(name, payload, str(exc))
@@ -218,5 +305,6 @@ class CommandWorker:
                 log.exception("MQTT command %s failed", name)
                 self._reject(name, payload, f"the command failed: {type(exc).__name__}")
             else:
-                self.done += 1
+                with self._counts:
+                    self.done += 1
                 log.info("MQTT command: %s", what)
