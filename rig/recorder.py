@@ -16,8 +16,11 @@ class TraceRecorder:
 
     The file is ``<data_dir>/traces/<UTC start>.jsonl.gz``, flushed at least
     once a second, so a power cut leaves it readable up to its last second.
-    A write failure (a full disk) is logged once; recording stops, the rig
-    goes on counting.
+    A write failure (a full disk) is logged once and kept in ``problem``
+    (``stairrig status``, the panel's status and MQTT's diagnostics show it);
+    recording stops, the rig goes on counting. A file deleted while it is
+    recorded is put back whole by the writer (``rig/trace/writer.py``), and
+    logged once.
     """
 
     def __init__(self, data_dir: str, header: TraceHeader, *, started_at: dt.datetime | None = None):
@@ -33,6 +36,8 @@ class TraceRecorder:
         header = TraceHeader(**{**header.__dict__, "recorded_at": started_at.isoformat(timespec="seconds")})
         self.path = path
         self.failed = False
+        self.problem: str | None = None      # why the trace is not being recorded (None: it is)
+        self._restored = 0
         # a flush happens on the next event after 0.75 s; the engine publishes a
         # tick every 0.25 s, so the file reaches the disk at least once a second
         self._writer = TraceWriter(path, header, flush_every_s=0.75)
@@ -53,7 +58,14 @@ class TraceRecorder:
                 self._writer.maybe_flush()
         except OSError as exc:
             self.failed = True
-            log.error("recording the trace to %s failed (%s); the rig goes on without recording", self.path, exc)
+            self.problem = (f"recording the raw trace {self.path} failed ({exc.strerror or exc}); "
+                            "the rig goes on counting without recording it")
+            log.error("%s", self.problem)
+            return
+        if self._writer.restored != self._restored:
+            self._restored = self._writer.restored
+            log.warning("the raw trace %s was deleted while it was recorded; stairrig put it back whole "
+                        "and goes on recording it", self.path)
 
     def close(self) -> None:
         try:

@@ -1,6 +1,7 @@
 """Trace files: the reader names the bad line; a trace cut short stays readable."""
 
 import gzip
+import os
 import json
 import subprocess
 import sys
@@ -197,3 +198,75 @@ def test_replay_with_other_settings_from_a_config(tmp_path):
     assert [e["type"] for e in default["events"]].count("stall") == 1
     assert [e["type"] for e in relaxed["events"]].count("stall") == 0
     assert relaxed["steps"] == default["steps"]
+
+
+# -- a trace deleted while it is written ---------------------------------------------------
+
+def test_a_trace_deleted_while_it_is_written_is_put_back_whole(tmp_path):
+    header = TraceHeader(layout=RigLayout(treads=2, rails={"left": ("force",)}))
+    path = tmp_path / "live.jsonl.gz"
+    writer = TraceWriter(path, header)
+    _walk(writer, 20)
+    writer.flush()
+    path.unlink()                       # rm while the rig records
+    _walk(writer, 10)
+    writer.flush()                      # the next once-a-second flush notices and puts it back
+    assert path.exists() and writer.restored == 1
+    path.unlink()                       # again, just before the end: close puts it back too
+    writer.close()
+    assert writer.restored == 2
+    trace = read_trace(path)
+    samples = list(trace)
+    assert len(samples) == 30 * 3 and trace.warnings == []      # every sample, before and after
+    assert not list(tmp_path.glob("*.restoring"))
+
+
+def test_a_trace_that_cannot_be_put_back_says_which_file(tmp_path):
+    from rig.trace.writer import TraceLost
+    header = TraceHeader(layout=RigLayout(treads=2, rails={"left": ("force",)}))
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    path = folder / "live.jsonl.gz"
+    writer = TraceWriter(path, header)
+    _walk(writer, 3)
+    path.unlink()
+    folder.rmdir()                      # the whole folder went: nowhere to put it back
+    with pytest.raises(TraceLost) as caught:
+        writer.flush()
+    assert str(path) in str(caught.value) and "deleted" in str(caught.value)
+
+
+def test_the_recorders_log_a_deleted_trace_once_and_show_a_lost_one(tmp_path, caplog):
+    import logging
+    from rig.outputs.session_traces import SessionTraceRecorder, session_trace_path
+    layout = RigLayout(treads=2, rails={"left": ("force",)})
+    rec = SessionTraceRecorder(str(tmp_path))
+    rec({"type": "session_started", "key": "k1", "athlete": {"weight_kg": 70.0, "name": "A"},
+         "drill": {"facing": "backward", "grip": "light"}, "started_at": "2026-01-01T00:00:00+00:00",
+         "layout": layout.to_header(), "samples": [(0.1, "tread.1", 1)]})
+    path = session_trace_path(str(tmp_path), "k1")
+    rec._writer._flush_every_s = 0.0            # every event flushes, as each half second does
+    with caplog.at_level(logging.WARNING):
+        for i in range(3):
+            if i == 0:
+                os.remove(path)
+            rec({"type": "session_samples", "key": "k1", "samples": [(0.2 + i, "tread.1", i % 2)]})
+            rec({"type": "tick", "t": 1.0 + i})
+    put_back = [r for r in caplog.records if "deleted while it was recorded" in r.getMessage()]
+    assert len(put_back) == 1 and rec.problem is None
+    rec({"type": "session_ended", "key": "k1"})
+    assert len(list(read_trace(path))) == 4
+    # a session whose folder disappears: the trace is lost, logged once, and kept as the problem
+    rec({"type": "session_started", "key": "k2", "athlete": {"weight_kg": 70.0, "name": "A"},
+         "drill": {"facing": "backward", "grip": "light"}, "started_at": "2026-01-01T00:01:00+00:00",
+         "layout": layout.to_header(), "samples": []})
+    path2 = session_trace_path(str(tmp_path), "k2")
+    rec._writer._flush_every_s = 0.0
+    caplog.clear()
+    os.remove(path2)
+    os.rename(os.path.dirname(path2), str(tmp_path / "moved"))
+    with caplog.at_level(logging.ERROR):
+        for i in range(3):
+            rec({"type": "session_samples", "key": "k2", "samples": [(0.2 + i, "tread.1", 1)]})
+    assert rec.problem is not None and path2 in rec.problem
+    assert len([r for r in caplog.records if path2 in r.getMessage()]) == 1

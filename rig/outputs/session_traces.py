@@ -3,6 +3,11 @@
 ``<data_dir>/sessions/<session key>.jsonl.gz``: the samples the session's
 detector was fed, on the session's own time base, so that
 ``stairrig replay`` of the file reproduces the session's stored summary.
+
+A trace deleted while its session runs is put back whole by the writer
+(logged once); one that cannot be written (a full disk, the folder gone)
+is logged once and kept in ``problem`` until the next session's trace
+works, for ``stairrig status``, the panel's status and MQTT's diagnostics.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ class SessionTraceRecorder:
         self._writer: TraceWriter | None = None
         self._key: str | None = None
         self.failed = False
+        self.problem: str | None = None      # why the last session's trace is not being recorded
+        self._restored = 0
 
     def __call__(self, event: dict) -> None:
         etype = event["type"]
@@ -43,12 +50,26 @@ class SessionTraceRecorder:
                 self._writer.maybe_flush()
             elif etype == "session_ended":
                 self.close()
+                return
             else:
                 self._writer.maybe_flush()
         except OSError as exc:
-            log.error("writing the session trace failed (%s); the session goes on without it", exc)
-            self._writer = None
+            path = session_trace_path(self.data_dir, self._key or event.get("key", "?"))
+            self.problem = (f"recording the session's raw trace {path} failed ({exc.strerror or exc}); "
+                            "the session goes on, and is kept in the history, without it")
+            log.error("%s", self.problem)
+            writer, self._writer = self._writer, None
             self.failed = True
+            if writer is not None:
+                try:
+                    writer.close()
+                except OSError:
+                    pass
+            return
+        if self._writer is not None and self._writer.restored != self._restored:
+            self._restored = self._writer.restored
+            log.warning("the session's raw trace %s was deleted while it was recorded; stairrig put it back "
+                        "whole and goes on recording it", self._writer.path)
 
     def _open(self, event: dict) -> None:
         self.close()
@@ -58,12 +79,15 @@ class SessionTraceRecorder:
                              recorded_at=event["started_at"], source="session")
         path = session_trace_path(self.data_dir, event["key"])
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        self._writer = TraceWriter(path, header, flush_every_s=0.5)
         self._key = event["key"]
+        self._writer = TraceWriter(path, header, flush_every_s=0.5)
+        self._restored = 0
+        self.problem = None
+        self.failed = False
         for t, channel, value in event["samples"]:
             self._writer.write(t, channel, value)
 
     def close(self) -> None:
         if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+            writer, self._writer = self._writer, None
+            writer.close()

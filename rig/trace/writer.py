@@ -3,6 +3,14 @@
 The gzip stream is sync-flushed and the file fsync'd at least once a second
 (``flush_every_s``), so a power cut loses at most the last second: the
 reader reads everything up to the last flush.
+
+A trace file deleted while it is written (``rm``, a clean-up script) is
+noticed at the next flush (its link count is 0) and put back whole: the
+writer still holds the deleted file open, copies what it wrote so far
+(through ``/proc/self/fd``) to a new file at the same path and goes on
+writing there, so nothing is lost; ``restored`` counts it, and the caller
+logs it. When it cannot be put back (no ``/proc``, a full disk, the folder
+gone), ``flush`` raises ``TraceLost`` (an ``OSError``) naming the file.
 """
 
 from __future__ import annotations
@@ -17,6 +25,10 @@ from typing import Callable
 import orjson
 
 from rig.trace.header import TraceHeader
+
+
+class TraceLost(OSError):
+    """The trace file was deleted while it was written and could not be put back."""
 
 
 class TraceWriter:
@@ -43,6 +55,7 @@ class TraceWriter:
         self._last_flush = clock()
         self._last_t = 0.0
         self.samples = 0
+        self.restored = 0       # times the file was deleted under the writer and put back whole
         self._out.write(orjson.dumps(header.to_json()) + b"\n")
         self.flush()
 
@@ -76,8 +89,41 @@ class TraceWriter:
         self._drain()
         if self._gz is not None:
             self._gz.flush(zlib.Z_SYNC_FLUSH)
+        self._raw.flush()
+        if os.fstat(self._raw.fileno()).st_nlink == 0:
+            self._restore()
         self._sync()
         self._last_flush = self._clock()
+
+    def _restore(self) -> None:
+        """The file was deleted: copy what the deleted file holds to a new one at its path."""
+        old = self._raw
+        tmp = f"{self.path}.restoring"
+        try:
+            with open(f"/proc/self/fd/{old.fileno()}", "rb") as src:
+                new = open(tmp, "wb")
+                try:
+                    while chunk := src.read(1 << 16):
+                        new.write(chunk)
+                    new.flush()
+                    os.replace(tmp, self.path)
+                except BaseException:
+                    new.close()
+                    try:
+                        os.remove(tmp)
+                    except OSError:
+                        pass
+                    raise
+        except OSError as exc:
+            raise TraceLost(exc.errno, f"the trace {self.path} was deleted while it was recorded and cannot "
+                                       f"be put back ({exc.strerror or exc})") from exc
+        if self._gz is not None:
+            self._gz.fileobj = new      # the gzip stream goes on where it was, in the new file
+        if self._out is old:
+            self._out = new
+        self._raw = new
+        old.close()
+        self.restored += 1
 
     def _sync(self) -> None:
         self._raw.flush()
@@ -93,6 +139,9 @@ class TraceWriter:
         self._drain()
         if self._gz is not None:
             self._gz.close()
+        self._raw.flush()
+        if os.fstat(self._raw.fileno()).st_nlink == 0:
+            self._restore()
         self._sync()
         self._raw.close()
 
