@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from rig.layout import LayoutError, RigLayout
+from rig.limits import MAX_TREADS, RISER_M, WEIGHT_KG
 from rig.settings import DEFAULT_WEIGHT_KG
 
 FORMAT = "stairrig-trace"
@@ -26,6 +26,33 @@ class TraceError(ValueError):
         if line is not None:
             where = f"{where}:{line}" if where else f"line {line}"
         super().__init__(f"{where}: {message}" if where else message)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _shown(value: object) -> str:
+    """A header's value in a message, short whatever it holds."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -10**15 < value < 10**15:
+        return "a whole number of more than 15 digits"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _check_bounds(rig: object) -> None:
+    """The configuration's bounds on the rig (``rig.limits``), before a layout is built from it:
+    a header of a billion treads would build a billion channels."""
+    if not isinstance(rig, dict):
+        return   # the layout names what is wrong
+    treads = rig.get("treads")
+    if _is_number(treads) and not (isinstance(treads, int) and 1 <= treads <= MAX_TREADS):
+        raise TraceError(f"header: rig.treads must be a whole number from 1 to {MAX_TREADS}, not {_shown(treads)}")
+    riser_m = rig.get("riser_m")
+    low, high = RISER_M
+    if _is_number(riser_m) and not low < riser_m <= high:
+        raise TraceError(f"header: rig.riser_m must be a height in metres above {low:g} and at most {high:g}, "
+                         f"not {_shown(riser_m)}")
 
 
 @dataclass(frozen=True)
@@ -65,6 +92,7 @@ class TraceHeader:
         if version != VERSION or isinstance(version, bool):
             raise TraceError(
                 f"trace format version {version!r} is not supported (this stairrig reads version {VERSION})")
+        _check_bounds(obj.get("rig"))
         try:
             layout = RigLayout.from_header(obj.get("rig"))
         except LayoutError as exc:
@@ -73,8 +101,10 @@ class TraceHeader:
         if not isinstance(athlete, dict):
             raise TraceError("header: athlete must be an object")
         weight = athlete.get("weight_kg", DEFAULT_WEIGHT_KG)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
-            raise TraceError(f"header: athlete.weight_kg must be a positive number, not {weight!r}")
+        low, high = WEIGHT_KG
+        if not _is_number(weight) or not low <= weight <= high:
+            raise TraceError(f"header: athlete.weight_kg must be a body weight from {low:g} to {high:g} kg, "
+                             f"not {_shown(weight)}")
         drill = obj.get("drill") or {}
         if not isinstance(drill, dict):
             raise TraceError("header: drill must be an object")

@@ -4,8 +4,11 @@ A ``.gz`` file cut short by a power cut (a truncated last line or gzip
 member) is read up to its last whole sample, with a warning in
 ``TraceFile.warnings``.
 
-The file is read in blocks of lines (``BLOCK_BYTES`` at a time, split on
-newlines); each block's lines are parsed and checked in one loop, whose
+The file is read in blocks of bytes (``BLOCK_BYTES`` at a time, split on
+newlines; a gzip file inflated a block at a time), never a whole line or file
+at once: a line longer than ``MAX_LINE_BYTES`` (64 KB) is an error naming
+it, so ``/dev/zero`` or a gzip holding one line of gigabytes stops after a
+block or two; each block's lines are parsed and checked in one loop, whose
 well-formed line costs a parse, three key lookups, one channel lookup and a
 few type tests, and become one batch of ``(t, channel, value)`` tuples
 (``TraceFile.batches``). Anything unusual about a line (blank, not JSON, not
@@ -23,9 +26,11 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from rig.limits import MAX_TRACE_LINE_BYTES
 from rig.trace.header import TraceError, TraceHeader
 
 BLOCK_BYTES = 1 << 16   # about a thousand samples: a batch stays in the processor's caches
+MAX_LINE_BYTES = MAX_TRACE_LINE_BYTES   # a longer line is an error; no read is larger
 MAX_T_S = 1e9  # about 31 years; beyond it a double no longer holds microseconds
 
 Sample = tuple[float, str, float]
@@ -35,35 +40,35 @@ Sample = tuple[float, str, float]
 Block = tuple[list[bytes], bool]
 
 
-def _plain_blocks(path: str, warnings: list[str], position: list[int]) -> Iterator[Block]:
+def _plain_chunks(path: str, warnings: list[str], position: list[int]) -> Iterator[bytes]:
+    """The file's bytes, a block at a time (never a whole line: a line may be endless)."""
+    size = min(BLOCK_BYTES, MAX_LINE_BYTES)
     with open(path, "rb") as fh:
         while True:
-            lines = fh.readlines(BLOCK_BYTES)
-            if not lines:
-                break
-            position[0] = fh.tell()
-            yield lines, lines[-1].endswith(b"\n")
-
-
-def _gzip_blocks(path: str, warnings: list[str], position: list[int]) -> Iterator[Block]:
-    """Blocks of lines of a (possibly multi-member, possibly truncated) gzip file.
-
-    Lines come without their newlines. A stream cut short ends the iteration
-    after the last decompressed byte; the partial last line is handed on as
-    the last block, marked not whole, and the reader decides whether it
-    still parses.
-    """
-    with open(path, "rb") as fh:
-        decomp = zlib.decompressobj(wbits=31)
-        in_member = False  # the current member has started but not ended
-        pending = b""
-        damaged = False
-        while not damaged:
-            chunk = fh.read(BLOCK_BYTES)
+            chunk = fh.read(size)
             if not chunk:
                 break
             position[0] = fh.tell()
-            out_parts = []
+            yield chunk
+
+
+def _gzip_chunks(path: str, warnings: list[str], position: list[int]) -> Iterator[bytes]:
+    """The decompressed bytes of a (possibly multi-member, possibly truncated) gzip file, at
+    most a block at a time whatever the compression ratio (a gzip bomb inflates a block at a time).
+
+    A stream cut short or damaged ends the iteration after the last decompressed byte, with a
+    warning; the reader decides whether the partial last line still parses.
+    """
+    size = min(BLOCK_BYTES, MAX_LINE_BYTES)
+    with open(path, "rb") as fh:
+        decomp = zlib.decompressobj(wbits=31)
+        in_member = False  # the current member has started but not ended
+        produced = False
+        while True:
+            chunk = fh.read(size)
+            if not chunk:
+                break
+            position[0] = fh.tell()
             data = chunk
             while data:
                 if not in_member:  # between members: skip the zero padding, wherever a read cut it
@@ -71,27 +76,53 @@ def _gzip_blocks(path: str, warnings: list[str], position: list[int]) -> Iterato
                     if not data:
                         break
                 in_member = True
-                try:
-                    out_parts.append(decomp.decompress(data))
-                except zlib.error as exc:
-                    if not (out_parts or pending or fh.tell() > len(chunk)):
-                        raise TraceError(f"not a readable gzip file ({exc})", path=path) from None
-                    warnings.append(f"the gzip data is damaged ({exc}); read up to the damage")
-                    damaged = True
-                    break
-                data = b""
+                while True:   # at most ``size`` bytes out per call; drain what the input holds
+                    try:
+                        out = decomp.decompress(data, size)
+                    except zlib.error as exc:
+                        if not (produced or fh.tell() > len(chunk)):
+                            raise TraceError(f"not a readable gzip file ({exc})", path=path) from None
+                        warnings.append(f"the gzip data is damaged ({exc}); read up to the damage")
+                        return
+                    if out:
+                        produced = True
+                        yield out
+                    data = decomp.unconsumed_tail
+                    if decomp.eof or (not data and len(out) < size):
+                        break
                 if decomp.eof:
                     in_member = False
                     data = decomp.unused_data
                     decomp = zlib.decompressobj(wbits=31)
-            lines = (pending + b"".join(out_parts)).split(b"\n")
-            pending = lines.pop()
-            yield lines, True
-        if in_member and not damaged:
+        if in_member:
             warnings.append("the gzip file ends early (cut short, perhaps by a power cut); "
                             "read up to its last whole line")
-        if pending:
-            yield [pending], False
+
+
+def _blocks(chunks: Iterator[bytes], path: str) -> Iterator[Block]:
+    """Blocks of whole lines (without their newlines) from blocks of bytes; a line longer than
+    ``MAX_LINE_BYTES`` is a :class:`TraceError` naming it, found before it is more than a block
+    past the limit. The file's last line, without a newline, comes last, marked not whole."""
+    pending = b""
+    whole_lines = 0
+    for chunk in chunks:
+        lines = (pending + chunk if pending else chunk).split(b"\n")
+        pending = lines.pop()
+        if lines:
+            # the lines after the first start in this chunk, no longer than it (at most the limit)
+            if len(lines[0]) > MAX_LINE_BYTES:
+                raise _too_long(whole_lines + 1, path)
+            whole_lines += len(lines)
+            yield lines, True
+        elif len(pending) > MAX_LINE_BYTES:
+            raise _too_long(whole_lines + 1, path)
+    if pending:
+        yield [pending], False
+
+
+def _too_long(line_no: int, path: str) -> TraceError:
+    return TraceError(f"the line is longer than {MAX_LINE_BYTES // 1024} KB: not a line of a trace (a sample "
+                      f"is about 50 bytes, a header a few hundred); is this a trace file?", line_no, path)
 
 
 @dataclass
@@ -229,8 +260,8 @@ def read_trace(path: str | os.PathLike) -> TraceFile:
         raise TraceError(f"cannot open the trace: {exc.strerror}", path=path) from None
     warnings: list[str] = []
     position = [0]
-    opener = _gzip_blocks if path.endswith(".gz") else _plain_blocks
-    blocks = _guard_io(opener(path, warnings, position), path)
+    opener = _gzip_chunks if path.endswith(".gz") else _plain_chunks
+    blocks = _guard_io(_blocks(opener(path, warnings, position), path), path)
     line_no = 0
     header_obj = None
     rest: Block | None = None
