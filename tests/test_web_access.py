@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 from flask import template_rendered
@@ -323,3 +325,24 @@ def test_a_name_in_allowed_hosts_is_answered(tmp_path):
 def test_a_pin_that_is_no_text_is_a_400(client, body):
     response = send(client, "POST", "/api/login", body)
     assert response.status_code == 400 and "not valid text" in response.get_json()["error"]
+
+
+def test_logout_ends_every_copy_of_the_cookie_even_after_a_restart(app, client, service):
+    login(client)
+    copied = client.get_cookie("stairrig_session").value          # someone copies the cookie
+    other = app.test_client()
+    other.set_cookie("stairrig_session", copied)
+    assert other.get("/api/status").get_json()["authorised"] is True
+    assert send(client, "POST", "/api/logout", {}).status_code == 200
+    assert other.get("/api/status").get_json()["authorised"] is False
+    assert send(other, "PATCH", "/api/athletes/1", {"weight_kg": 73}).status_code == 401
+    restarted = create_app(service.config, service).test_client()  # the service restarts: still refused
+    restarted.set_cookie("stairrig_session", copied)
+    assert restarted.get("/api/status").get_json()["authorised"] is False
+    # the server keeps digests of the open logins, never a usable id
+    login(client)
+    logins = json.loads((Path(service.config.data_dir) / "panel-logins.json").read_text())
+    assert len(logins) == 1 and all(len(k) == 64 for k in logins)
+    assert stat.S_IMODE(os.stat(Path(service.config.data_dir) / "panel-logins.json").st_mode) == 0o600
+    cookie = client.get_cookie("stairrig_session").value
+    assert not any(k in cookie for k in logins)

@@ -100,40 +100,43 @@ def test_a_ping_comment_keeps_a_quiet_stream_open(stream, monkeypatch):
         raise AssertionError("no ping")
 
 
-def test_a_slow_client_loses_its_oldest_messages_and_the_bus_goes_on(app, service):
+def test_a_client_that_does_not_read_is_dropped_when_its_queue_overflows(app, service):
     hub = app.extensions["stairrig"].hub
     slow = hub.open(channels=False, remote="test")
     delivered = []
     service.subscribe("test-after-panel", delivered.append, types={"grip"})
     n = web_events.QUEUE_MESSAGES + 40
-    for i in range(n):                        # nobody reads the stream: its queue fills
+    for i in range(n):                        # nobody reads the stream: its queue fills, then overflows
         service.bus.publish({"type": "grip", "t": 0.0, "rail": "left", "grip": "touch", "force_n": float(i)})
-    wait_for(lambda: len(delivered) == n, "every event through the bus")
-    assert len(slow.queue) == web_events.QUEUE_MESSAGES and slow.dropped >= 40
-    # what is kept is the newest, in order (the rig may have slipped in an event of its own)
-    kept = [json.loads(m.text)["event"] for m in slow.queue]
-    forces = [e["force_n"] for e in kept if e["type"] == "grip"]
-    assert forces == list(range(n - len(forces), n)) and len(forces) >= web_events.QUEUE_MESSAGES - 2
-    assert hub.stats()["dropped"] == slow.dropped
-    hub.close_stream(slow)
-    assert hub.open_streams == 0
+    wait_for(lambda: len(delivered) == n, "every event through the bus")   # the bus never waited
+    assert slow.ended and "overflowed" in slow.ended
+    assert hub.open_streams == 0                   # its place is free at once
+    stats = hub.stats()
+    assert stats["stalled"] == 1 and stats["dropped"] >= 1
+    # its body ends instead of waiting for a client that does not read
+    chunks = list(hub.stream(slow))
+    assert chunks[0].startswith(b"retry:") and len(chunks) == 2
 
 
-def test_streams_beyond_the_limit_are_refused(tmp_path):
-    r = Rig(make_config(str(tmp_path / "data"), threads=5))      # 5 threads: one stream, four spare
+def test_a_new_stream_takes_the_place_of_the_oldest_when_all_are_taken(tmp_path):
+    r = Rig(make_config(str(tmp_path / "data"), threads=6))      # 6 threads: two streams, four spare
     try:
         from web import create_app
-        c = create_app(r.service.config, r.service).test_client()
+        app = create_app(r.service.config, r.service)
+        hub = app.extensions["stairrig"].hub
+        c = app.test_client()
         first = c.get("/events")
-        assert first.status_code == 200
         second = c.get("/events")
-        assert second.status_code == 503 and second.mimetype == "application/json"
-        assert "[web] threads" in second.get_json()["error"] and second.headers["Retry-After"]
-        assert c.get("/healthz").get_json()["refused"] == 1
-        first.close()                        # a tablet goes: its place is free again
-        third = c.get("/events")
-        assert third.status_code == 200
-        third.close()
+        assert first.status_code == 200 and second.status_code == 200 and hub.open_streams == 2
+        third = c.get("/events")                   # a tablet that wakes up: it gets a stream
+        assert third.status_code == 200 and hub.open_streams == 2
+        assert c.get("/healthz").get_json()["evicted"] == 1
+        # the first (the oldest) gave its place: its body ends after the retry and snapshot
+        rest = list(first.response)
+        assert rest[0].startswith(b"retry:") and len(rest) == 2
+        for response in (first, second, third):
+            response.close()
+        assert hub.open_streams == 0
     finally:
         r.close()
 

@@ -28,6 +28,7 @@ class Panel:
     shutdown: threading.Event = field(default_factory=threading.Event)
     hub: object = None             # web.events.EventHub
     throttle: object = None        # web.auth.LoginThrottle
+    logins: object = None          # web.auth.LoginRegistry
     version: str = __version__
 
 

@@ -18,14 +18,29 @@ and, with ``?channels=1`` (the rig check), every message also carries
 ``"channels"`` (each sensor channel's raw value). A stream ends when the
 client goes, when the panel closes (``close()`` sets the shutdown Event and
 wakes every stream), or when the service stops. Streams are limited to the
-worker threads less four, so pages and the API always have threads left;
-beyond that ``/events`` answers 503.
+worker threads less four, so pages, the API and ``/healthz`` always have
+threads left.
+
+A client that stops reading (a tablet asleep with its socket open, or a
+hostile one) is dropped, and its place is free at once: its stream ends
+when what it has not taken reaches ``STALL_BYTES`` (what waitress holds
+for it plus what the kernel has not had acknowledged; checked before every
+write, so a worker never blocks on it) or when its queue overflows
+(``QUEUE_MESSAGES``); its connection is then closed. A client's own
+receive buffer hides that it stopped reading for a while (tens of seconds
+at the tick rate), so a new stream never waits for that: when every place
+is taken it takes the place of the stream furthest behind (``EVICT_BYTES``
+or more not taken), else of the oldest stream of the address that holds
+the most. A tablet that wakes up always gets a stream.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import struct
+import termios
 import threading
 import time
 from collections import deque
@@ -43,8 +58,10 @@ TYPES = frozenset({"step", "vacated", "ascent", "descent", "grip", "grab", "stal
 RETRY_MS = 2000
 TICK_S = 0.2            # 5 Hz
 PING_S = 15.0
-QUEUE_MESSAGES = 64     # per stream; beyond it the oldest are dropped
-SPARE_THREADS = 4       # waitress threads kept free of streams for pages and the API
+QUEUE_MESSAGES = 64     # per stream; a stream whose queue overflows is ended (its client does not read)
+SPARE_THREADS = 4       # waitress threads kept free of streams for pages, the API and /healthz
+STALL_BYTES = 64 * 1024  # not taken by the client (about 10 s of ticks): the stream is ended
+EVICT_BYTES = 8 * 1024   # not taken by the client: its place goes to a new tablet when all are taken
 
 bp = Blueprint("events", __name__)
 
@@ -72,22 +89,59 @@ def _add_channels(text: str, channels_text: str) -> str:
     return text[:-1] + ',"channels":' + channels_text + "}"
 
 
-class _Stream:
-    """One open ``/events`` response: its queue and how it wants its messages."""
+def _unsent_in_kernel(sock) -> int:
+    """Bytes the kernel holds for the peer and has not had acknowledged (Linux's SIOCOUTQ)."""
+    try:
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+    except (OSError, ValueError, AttributeError):
+        return 0
 
-    def __init__(self, channels: bool, remote: str | None):
+
+class _Stream:
+    """One open ``/events`` response: its queue, how it wants its messages and its connection."""
+
+    def __init__(self, channels: bool, remote: str | None, connection=None):
         self.channels = channels
         self.remote = remote
+        self.connection = connection      # waitress's channel (None under Flask's test client)
         self.queue: deque[_Message] = deque(maxlen=QUEUE_MESSAGES)
         self.dropped = 0
+        self.ended: str | None = None     # why the hub ended it (the client stopped reading, evicted)
+        self.opened = time.monotonic()
         self.cond = threading.Condition()
 
-    def push(self, message: _Message) -> None:
+    def push(self, message: _Message) -> bool:
+        """Queue a message; False when the queue was full (the client does not read: end it)."""
         with self.cond:
-            if len(self.queue) == self.queue.maxlen:
+            full = len(self.queue) == self.queue.maxlen
+            if full:
                 self.dropped += 1
             self.queue.append(message)
             self.cond.notify()
+        return not full
+
+    def backlog(self) -> int:
+        """Bytes sent to this client that it has not taken yet (0 without a real connection)."""
+        conn = self.connection
+        if conn is None:
+            return 0
+        return int(getattr(conn, "total_outbufs_len", 0) or 0) + _unsent_in_kernel(getattr(conn, "socket", None))
+
+    def end(self, why: str) -> None:
+        with self.cond:
+            if self.ended is None:
+                self.ended = why
+            self.cond.notify()
+
+    def close_connection(self) -> None:
+        """Have waitress close the connection once this response is over (it will not be read)."""
+        conn = self.connection
+        if conn is not None:
+            conn.will_close = True
+            try:
+                conn.server.pull_trigger()
+            except Exception as exc:      # the server is going away: it closes everything anyway
+                log.debug("waking waitress's loop: %s", exc)
 
     def wake(self) -> None:
         with self.cond:
@@ -95,7 +149,7 @@ class _Stream:
 
     def take(self, timeout_s: float) -> list[_Message]:
         with self.cond:
-            if not self.queue and timeout_s > 0:
+            if not self.queue and timeout_s > 0 and self.ended is None:
                 self.cond.wait(timeout_s)
             items = list(self.queue)
             self.queue.clear()
@@ -115,7 +169,9 @@ class EventHub:
         self._streams: set[_Stream] = set()
         self._lock = threading.Lock()
         self.dropped = 0               # messages dropped by streams that have ended
-        self.refused = 0               # streams refused at the limit
+        self.refused = 0               # streams refused (the panel was closing)
+        self.stalled = 0               # streams ended because their client stopped reading
+        self.evicted = 0               # streams that gave their place to a new one
         self._tick: tuple[float, _Message] | None = None
         self._tick_lock = threading.Lock()
         service.bus.subscribe("panel-events", self.on_event, types=TYPES)
@@ -131,7 +187,20 @@ class EventHub:
         text = _dumps({"reason": event.get("type"), "event": clean, "state": self.live.snapshot()})
         message = _Message("update", text, self._channel_variant(text, streams))
         for stream in streams:
-            stream.push(message)
+            if not stream.push(message):
+                self._drop(stream, "its queue overflowed")
+
+    def _drop(self, stream: _Stream, why: str) -> None:
+        """End a stream whose client does not read, and free its place now."""
+        with self._lock:
+            if stream not in self._streams:
+                return
+            self._streams.discard(stream)
+            self.dropped += stream.dropped
+            self.stalled += 1
+        stream.dropped = 0
+        stream.end(why)
+        log.info("an event stream to %s ended: %s (the client does not read)", stream.remote, why)
 
     def _channel_variant(self, text: str, streams) -> str | None:
         if not any(s.channels for s in streams):
@@ -143,21 +212,45 @@ class EventHub:
         return _add_channels(text, _dumps(self.live.channels()))
 
     # -- the stream side ---------------------------------------------------------------
-    def open(self, channels: bool, remote: str | None) -> _Stream | None:
-        """A new stream, or None when the limit is reached."""
+    def open(self, channels: bool, remote: str | None, connection=None) -> _Stream:
+        """A new stream; when every place is taken, it takes the place of another (``_victim``)."""
         with self._lock:
+            evicted = None
             if len(self._streams) >= self.stream_limit:
-                self.refused += 1
-                return None
-            stream = _Stream(channels, remote)
+                evicted, why = self._victim()
+                self._streams.discard(evicted)
+                self.dropped += evicted.dropped
+                evicted.dropped = 0
+                self.evicted += 1
+            stream = _Stream(channels, remote, connection)
             self._streams.add(stream)
-            return stream
+        if evicted is not None:
+            evicted.end(f"its place went to a new live view from {remote} ({why})")
+            log.info("an event stream to %s gave its place to a new one from %s: %s", evicted.remote, remote, why)
+        return stream
+
+    def _victim(self) -> tuple[_Stream, str]:
+        """The stream whose place a new one takes: the one furthest behind when it has not taken
+        EVICT_BYTES, else the oldest of the address that holds the most streams (a tablet that
+        wakes up always gets a stream, and one host cannot keep every place)."""
+        streams = sorted(self._streams, key=lambda s: s.opened)
+        behind = max(streams, key=lambda s: s.backlog())
+        lag = behind.backlog()
+        if lag >= EVICT_BYTES:
+            return behind, f"it had not taken {lag} bytes"
+        per_address: dict[str | None, int] = {}
+        for s in streams:
+            per_address[s.remote] = per_address.get(s.remote, 0) + 1
+        most = max(per_address.values())
+        oldest = next(s for s in streams if per_address[s.remote] == most)
+        return oldest, f"the oldest of {most} from {oldest.remote}"
 
     def close_stream(self, stream: _Stream) -> None:
         with self._lock:
             if stream in self._streams:
                 self._streams.discard(stream)
                 self.dropped += stream.dropped
+                stream.dropped = 0
 
     @property
     def open_streams(self) -> int:
@@ -169,7 +262,8 @@ class EventHub:
             streams = list(self._streams)
             dropped = self.dropped
         return {"streams": len(streams), "stream_limit": self.stream_limit, "refused": self.refused,
-                "dropped": dropped + sum(s.dropped for s in streams)}
+                "dropped": dropped + sum(s.dropped for s in streams), "stalled": self.stalled,
+                "evicted": self.evicted}
 
     def closing(self) -> bool:
         return self.shutdown.is_set() or self.service.stop_event.is_set()
@@ -181,6 +275,13 @@ class EventHub:
             streams = list(self._streams)
         for stream in streams:
             stream.wake()
+
+    def _behind(self, stream: _Stream) -> bool:
+        """The client has not taken STALL_BYTES: end its stream (checked before every write,
+        so a worker never blocks on a client that does not read)."""
+        if stream.ended is None and stream.backlog() >= STALL_BYTES:
+            self._drop(stream, f"it had not taken {STALL_BYTES // 1024} KB")
+        return stream.ended is not None
 
     def wait_closed(self, timeout_s: float) -> bool:
         """Wait until every stream has ended (True) or ``timeout_s`` has passed."""
@@ -216,12 +317,14 @@ class EventHub:
             next_tick, next_ping = now + TICK_S, now + PING_S
             while not self.closing():
                 messages = stream.take(min(next_tick, next_ping) - time.monotonic())
-                if self.closing():
+                if self.closing() or self._behind(stream):
                     break
                 if messages:
                     yield b"".join(m.encode(stream.channels) for m in messages)
                 now = time.monotonic()
                 if now >= next_tick:
+                    if self._behind(stream):
+                        break
                     yield self.tick_message(stream.channels).encode(stream.channels)
                     next_tick = max(next_tick + TICK_S, now)
                 if now >= next_ping:
@@ -229,6 +332,8 @@ class EventHub:
                     next_ping = now + PING_S
         finally:
             self.close_stream(stream)
+            if stream.ended is not None:
+                stream.close_connection()
 
 
 def hub() -> EventHub:
@@ -243,21 +348,22 @@ def events():
         # the headers only, and no stream
         return _stream_headers(Response(b"", mimetype="text/event-stream"))
     if panel.closing():
+        panel.refused += 1
         return error("the panel is shutting down", 503)
     flag = request.args.get("channels", "0")
     if flag not in ("0", "1", "true", "false", ""):
         return error(f"channels must be 1 or 0, not {flag[:20]!r}", 400)
-    stream = panel.open(flag in ("1", "true"), request.remote_addr)
-    if stream is None:
-        response, status = error(
-            f"too many open live views ({panel.stream_limit}): close one on another tablet, or raise "
-            "[web] threads (tablets + 4)", 503)
-        response.headers["Retry-After"] = "10"
-        return response, status
+    stream = panel.open(flag in ("1", "true"), request.remote_addr, _connection())
     response = Response(panel.stream(stream), mimetype="text/event-stream")
     # a body never started (the client left at once) still gives its place back
     response.call_on_close(lambda: panel.close_stream(stream))
     return _stream_headers(response)
+
+
+def _connection():
+    """waitress's channel for this request (it says how much the client has not taken yet)."""
+    probe = request.environ.get("waitress.client_disconnected")
+    return getattr(probe, "__self__", None)
 
 
 def _stream_headers(response: Response) -> Response:
