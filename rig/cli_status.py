@@ -44,12 +44,22 @@ def judge(doc: dict, now: dt.datetime | None = None) -> tuple[str, list[str]]:
     if age > STALE_S:
         problems.append(f"the status is {age:.0f} s old: the service is stuck")
     problems += [f"the {name} thread is dead" for name, alive in doc["threads"].items() if not alive]
-    if not doc["history"]["available"]:
-        problems.append(f"history unavailable: {doc['history']['error']}")
+    history = doc["history"]
+    if not history["available"]:
+        error = history.get("error") or "the history is not available"
+        problems.append(error if error.startswith("history unavailable") else f"history unavailable: {error}")
+    waiting = history.get("waiting_sessions") or 0
+    if waiting:
+        problems.append(f"history: {waiting} session{'s wait' if waiting != 1 else ' waits'} in memory for the "
+                        "history to work again")
+    for problem in (doc.get("traces") or {}).get("problems", []):
+        problems.append(f"traces: {problem}")
     for channel, entry in doc["channels"].items():
         if channel.endswith(".force") and (entry is None or entry["age_s"] > ANALOG_LIVE_S):
             problems.append(f"{channel} is not being sampled")
-    hard = [p for p in problems if not p.startswith("history")]
+    # a failing history or trace is a problem to show, not a reason to call the service unhealthy:
+    # it counts, and restarting it would not mend a disk
+    hard = [p for p in problems if not p.startswith(("history", "traces"))]
     return ("unhealthy" if hard else "healthy"), problems
 
 

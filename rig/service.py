@@ -25,6 +25,7 @@ from rig.engine import Engine
 from rig.hardware.factory import load_pin_factory
 from rig.hardware.sensors import open_sensors
 from rig.history import HistoryStore, HistoryUnavailable
+from rig.history.failures import unavailable
 from rig.outputs.history import TYPES as HISTORY_TYPES
 from rig.outputs.history import HistoryRecorder, recover_open_sessions
 from rig.outputs.session_traces import TYPES as SESSION_TRACE_TYPES
@@ -57,6 +58,8 @@ class Service:
         self.pin_factory = pin_factory
         self.clock = clock or PinFactoryClock(pin_factory)
         self.bus = EventBus()
+        self.history_error: str | None = None if config.history.enabled else (
+            "the history is off in the configuration ([history] enabled = false)")
         self.store = self._open_history(config) if config.history.enabled else None
         athlete = self._athlete(config)
         self.detector = Detector(config.layout, config.detection, athlete.weight_kg)
@@ -83,6 +86,7 @@ class Service:
             raise
         self.recorder: TraceRecorder | None = None
         self.session_traces: SessionTraceRecorder | None = None
+        self.trace_error: str | None = None
         self.history: HistoryRecorder | None = None
         if config.record_traces if record is None else record:
             header = TraceHeader(layout=config.layout, weight_kg=athlete.weight_kg,
@@ -96,8 +100,9 @@ class Service:
                 self.bus.subscribe("session-traces", self.session_traces, types=SESSION_TRACE_TYPES)
             except OSError as exc:
                 # the rig still counts; the trace is what is lost, and the log says so
-                log.error("cannot record traces in %s (%s); the rig runs without recording",
-                          config.data_dir, exc)
+                self.trace_error = (f"cannot record traces in {config.data_dir} ({exc.strerror or exc}); "
+                                    "the rig runs without recording")
+                log.error("%s", self.trace_error)
 
         self.status: StatusWriter | None = None
         try:
@@ -180,14 +185,15 @@ class Service:
         self.engine.command("set_drill", drill=Drill(drill.facing, drill.grip, drill.planned_flights,
                                                      drill.added_load_kg), keep_chosen_for=athlete["id"])
 
-    @staticmethod
-    def _open_history(config: RigConfig):
-        """The history store, with the sessions a crash left open closed; None when unavailable."""
+    def _open_history(self, config: RigConfig):
+        """The history store, with the sessions a crash left open closed; None when unavailable
+        (``history_error`` says why)."""
         try:
             os.makedirs(config.data_dir, exist_ok=True)
             store = HistoryStore.open(config.data_dir)
         except (HistoryUnavailable, OSError) as exc:
-            log.error("history unavailable: %s. The rig counts live without keeping sessions.", exc)
+            self.history_error = unavailable(str(exc))
+            log.error("%s The rig counts live without keeping sessions.", self.history_error.rstrip(". ") + ".")
             return None
         recover_open_sessions(store, config.layout, config.detection)
         return store
@@ -238,8 +244,23 @@ class Service:
         self.notifier.ready(f"counting on {describe_rig(self.config)}")
 
     def healthy(self) -> bool:
-        """The engine, the bus and the sensor threads are all alive."""
+        """The engine, the bus and the sensor threads are all alive (the rig counts; a failing
+        history or trace is told apart, by ``storage_health``: a restart would not mend a disk)."""
         return self.engine.is_alive() and self.bus.is_alive() and self.sensors.alive()
+
+    def storage_health(self) -> dict:
+        """Whether the history and the raw traces are being kept, and why not (cheap: attributes
+        only, no disk access; the history's writer looks at its file every second)."""
+        store = self.store
+        if store is not None:
+            history = store.health()
+        else:
+            history = {"path": None, "available": False, "failure": "not open",
+                       "error": self.history_error or unavailable("the history could not be opened (see the log)")}
+        history["waiting_sessions"] = self.history.waiting_sessions if self.history is not None else 0
+        problems = [p for p in (self.trace_error, getattr(self.recorder, "problem", None),
+                                getattr(self.session_traces, "problem", None)) if p]
+        return {"history": history, "traces": {"ok": not problems, "problems": problems}}
 
     def stop(self) -> dict | None:
         """Stop the inputs, then the engine (which feeds what they sent and

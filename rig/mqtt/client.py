@@ -76,7 +76,7 @@ class MqttOutput:
         self._client, self.broken = make_paho_client(self.config, client_id=self.client_id,
                                                      will_topic=self.topics.availability, callbacks=self)
         self._state = StatePublisher(self._client, self.topics, service.live, self._events,
-                                     self.config.state_max_hz)
+                                     self.config.state_max_hz, storage=getattr(service, "storage_health", None))
         self._publisher = Publisher(self._client, self.topics, self.config.discovery, self._events, self._state,
                                     context_for=self._context, athlete_names=lambda: athlete_names(service))
         self._worker = CommandWorker(service.commands, self._report_error, self.purge)
@@ -127,6 +127,8 @@ class MqttOutput:
             return
         etype = event["type"]
         if etype == "tick":
+            if self._publisher.ready and self._state.health_changed():
+                self._publisher.wake()      # the history or a trace failed or came back: diagnostics now
             changes = self.service.live.changes
             if changes == self._live_changes:
                 return          # an idle rig's tick: nothing in the state moved

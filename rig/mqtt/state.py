@@ -67,10 +67,22 @@ def prompt_part(doc: dict) -> dict:
             "session": {k: v for k, v in doc["session"].items() if k not in SLOW_SESSION_KEYS}}
 
 
-def diagnostics_document(snapshot: dict, *, queued: int, dropped: int) -> dict:
-    """``<base>/diagnostics``: the rig's health, apart from the state (uptime moves all the time)."""
-    return {"uptime_s": int(snapshot.get("uptime_s", 0)), "stuck_channels": list(snapshot.get("stuck_channels", [])),
-            "queued_events": queued, "dropped_events": dropped}
+def diagnostics_document(snapshot: dict, *, queued: int, dropped: int, storage: dict | None = None) -> dict:
+    """``<base>/diagnostics``: the rig's health, apart from the state (uptime moves all the time);
+    with ``storage`` (``Service.storage_health()``), whether the history and the raw traces are kept."""
+    doc = {"uptime_s": int(snapshot.get("uptime_s", 0)), "stuck_channels": list(snapshot.get("stuck_channels", [])),
+           "queued_events": queued, "dropped_events": dropped}
+    if storage is not None:
+        doc.update(storage_part(storage))
+    return doc
+
+
+def storage_part(storage: dict) -> dict:
+    """The diagnostics' keys for the history and the raw traces (what changes them goes out within a second)."""
+    history = storage["history"]
+    return {"history_available": bool(history["available"]), "history_error": history.get("error"),
+            "waiting_sessions": history.get("waiting_sessions", 0),
+            "trace_problems": list(storage["traces"]["problems"])}
 
 
 def encode(doc: dict) -> bytes:

@@ -11,8 +11,10 @@ After a step, a flight or a session's start, the state waits (at most
 loop, so that a step goes out as one document with its count, not as
 "someone is on the stairs" first and the count a window later.
 
-The diagnostics go out every minute, and within a second when a stuck sensor
-or a drop changes. After a purge, neither goes out again.
+The diagnostics go out every minute, and within a second when a stuck sensor,
+a drop, or the history's or the traces' health changes (the bus thread looks
+at that health, a few attribute reads, on each tick: ``health_changed``).
+After a purge, neither goes out again.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 
 from rig.mqtt import paho_client
 from rig.mqtt.outbox import EventQueue
-from rig.mqtt.state import StateThrottle, diagnostics_document, encode, prompt_part, state_document
+from rig.mqtt.state import StateThrottle, diagnostics_document, encode, prompt_part, state_document, storage_part
 from rig.mqtt.topics import Topics
 
 # bus events that may change <base>/state
@@ -40,8 +42,9 @@ DIAGNOSTICS_MIN_GAP_S = 1.0
 class StatePublisher:
     """The state and the diagnostics of one rig; ``live`` is the service's ``LiveState``."""
 
-    def __init__(self, client, topics: Topics, live, events: EventQueue, max_hz: float):
+    def __init__(self, client, topics: Topics, live, events: EventQueue, max_hz: float, storage=None):
         self._client = client
+        self._storage = storage               # Service.storage_health, or None
         self._topics = topics
         self._live = live
         self._events = events
@@ -127,9 +130,22 @@ class StatePublisher:
             self.purged = True
 
     # -- the diagnostics ----------------------------------------------------------------------
+    def _storage_key(self) -> tuple:
+        if self._storage is None:
+            return ()
+        part = storage_part(self._storage())
+        return (part["history_available"], part["history_error"], part["waiting_sessions"],
+                tuple(part["trace_problems"]))
+
     def _diag_key_now(self) -> tuple:
         snapshot = self._snapshot
-        return (tuple(snapshot.get("stuck_channels", ())) if snapshot else (), self._events.dropped)
+        return (tuple(snapshot.get("stuck_channels", ())) if snapshot else (), self._events.dropped,
+                self._storage_key())
+
+    def health_changed(self) -> bool:
+        """The history's or the traces' health differs from what the diagnostics last said."""
+        return self._storage is not None and self._diag_key is not None and \
+            self._storage_key() != self._diag_key[2]
 
     def _diag_pending(self) -> bool:
         return self._diag_key_now() != self._diag_key
@@ -141,9 +157,12 @@ class StatePublisher:
             return
         if self._snapshot is None or now - self._diag_sent >= 1.0:
             self._snapshot = self._live.snapshot()
-        doc = diagnostics_document(self._snapshot, queued=len(self._events), dropped=self._events.dropped)
+        storage = self._storage() if self._storage is not None else None
+        doc = diagnostics_document(self._snapshot, queued=len(self._events), dropped=self._events.dropped,
+                                   storage=storage)
         paho_client.publish(self._client, self._topics.diagnostics, encode(doc), qos=0, retain=True)
-        self._diag_key = (tuple(doc["stuck_channels"]), doc["dropped_events"])
+        self._diag_key = (tuple(doc["stuck_channels"]), doc["dropped_events"],
+                          self._storage_key() if storage is not None else ())
         self._diag_sent = now
 
     def check_diagnostics(self, now: float) -> None:

@@ -16,6 +16,7 @@ import logging
 import os
 
 from rig.energy import energy_kcal
+from rig.history.failures import HistoryUnavailable, unavailable
 from rig.layout import RigLayout
 from rig.progression import ProgressionSettings, SessionOutcome, first_level, recommend
 from rig.progression import drill as progression_drill
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 TYPES = {"session_started", "session_progress", "session_ended", "tick"}
 _POLL_EVERY_S = 2.0
+MAX_WAITING_SESSIONS = 50     # sessions kept in memory while the history cannot take them
 
 
 class HistoryRecorder:
@@ -53,15 +55,19 @@ class HistoryRecorder:
         self._pushed: tuple | None = None
         self._next_poll = 0.0
         self._files_stamp: list | None = None
+        self._waiting: dict[str, dict] = {}   # sessions the history could not take yet, by key
+        self.lost_sessions = 0
         stale = store.take_request() if store.available else None
         if stale:
             log.info("dropped a %s request left while the rig was stopped", stale)
 
     def __call__(self, event: dict) -> None:
-        if not self.store.available:
-            return
         etype = event["type"]
         if etype == "tick":
+            if not self.store.available:
+                return
+            if self._waiting:
+                self._save_waiting()
             if event["t"] >= self._next_poll:
                 self._next_poll = event["t"] + _POLL_EVERY_S
                 if not self._files_changed():
@@ -71,37 +77,88 @@ class HistoryRecorder:
                 if request and self.on_request is not None:
                     self.on_request(request)
         elif etype == "session_started":
-            athlete = event["athlete"]
-            if athlete.get("id") is None:
+            if event["athlete"].get("id") is None:
                 return
-            from rig.outputs.session_traces import session_trace_path
-            rec = self.decide_level(athlete["id"])
-            chosen = event.get("drill_chosen") or rec is None
-            drill = event["drill"] if chosen else {
-                **event["drill"], "grip": rec.drill.grip, "planned_flights": rec.drill.planned_flights,
-                "added_load_kg": rec.drill.added_load_kg}
-            self._ids[event["key"]] = self.store.begin_session(
-                athlete_id=athlete["id"], started_at=event["started_at"], drill=drill,
-                level=rec.level if rec else athlete.get("level"),
-                trace_path=session_trace_path(self.data_dir, event["key"]))
+            try:
+                self._begin(event, decide=True)
+            except HistoryUnavailable as exc:
+                self._wait(event, exc)
         elif etype == "session_progress":
             session_id = self._ids.get(event["key"])
             if session_id is not None:
                 summary = event["summary"]
                 self.store.update_session(session_id, duration_s=summary["duration_s"], summary=summary)
+            elif event["key"] in self._waiting:
+                self._waiting[event["key"]]["progress"] = event
         elif etype == "session_ended":
             session_id = self._ids.pop(event["key"], None)
-            if session_id is None:
+            if session_id is not None:
+                self._end(session_id, event)
+                if self.store.available:
+                    self._prune()
+            elif event["key"] in self._waiting:
+                self._waiting[event["key"]]["end"] = event
+
+    def _begin(self, event: dict, *, decide: bool) -> int:
+        """Insert the session (open); raises HistoryUnavailable when the history cannot take it."""
+        from rig.outputs.session_traces import session_trace_path
+        athlete = event["athlete"]
+        rec = self.decide_level(athlete["id"]) if decide else None
+        chosen = event.get("drill_chosen") or rec is None
+        drill = event["drill"] if chosen else {
+            **event["drill"], "grip": rec.drill.grip, "planned_flights": rec.drill.planned_flights,
+            "added_load_kg": rec.drill.added_load_kg}
+        session_id = self.store.begin_session(
+            athlete_id=athlete["id"], started_at=event["started_at"], drill=drill,
+            level=rec.level if rec else athlete.get("level"),
+            trace_path=session_trace_path(self.data_dir, event["key"]))
+        self._ids[event["key"]] = session_id
+        return session_id
+
+    def _end(self, session_id: int, event: dict) -> None:
+        summary = event["summary"]
+        # why and as what it ended, so that the live "last session" reads the same after a restart
+        end = {"type": "session_ended", "t": round(event["duration_s"], 3), "key": event["key"],
+               "reason": event["reason"]}
+        self.store.end_session(session_id, ended_at=event["ended_at"], duration_s=event["duration_s"],
+                               summary=summary, flights=event["flights"],
+                               events=summary["events"] + event.get("notes", []) + [end],
+                               energy_kcal=event["energy_kcal"])
+
+    def _wait(self, event: dict, exc: Exception) -> None:
+        """The history cannot take a new session now: it waits in memory (bounded) until it can."""
+        if len(self._waiting) >= MAX_WAITING_SESSIONS:
+            key = next(iter(self._waiting))
+            del self._waiting[key]
+            self.lost_sessions += 1
+            log.error("session %s is not kept for the history (%d sessions wait already); its raw trace "
+                      "keeps its steps", key, MAX_WAITING_SESSIONS)
+        self._waiting[event["key"]] = {"start": event, "progress": None, "end": None}
+        log.warning("session %s waits in memory until the history works again (%s)", event["key"],
+                    unavailable(str(exc)))
+
+    def _save_waiting(self) -> None:
+        """The history works again: the sessions that waited go in, oldest first."""
+        while self._waiting:
+            key, entry = next(iter(self._waiting.items()))
+            try:
+                session_id = self._begin(entry["start"], decide=False)
+                if entry["end"] is not None:
+                    self._ids.pop(key, None)
+                    self._end(session_id, entry["end"])
+                elif entry["progress"] is not None:
+                    summary = entry["progress"]["summary"]
+                    self.store.update_session(session_id, duration_s=summary["duration_s"], summary=summary)
+            except HistoryUnavailable:
                 return
-            summary = event["summary"]
-            # why and as what it ended, so that the live "last session" reads the same after a restart
-            end = {"type": "session_ended", "t": round(event["duration_s"], 3), "key": event["key"],
-                   "reason": event["reason"]}
-            self.store.end_session(session_id, ended_at=event["ended_at"], duration_s=event["duration_s"],
-                                   summary=summary, flights=event["flights"],
-                                   events=summary["events"] + event.get("notes", []) + [end],
-                                   energy_kcal=event["energy_kcal"])
-            self._prune()
+            except ValueError as exc:     # its athlete was deleted meanwhile, say
+                log.error("session %s that waited cannot be saved: %s", key, exc)
+            del self._waiting[key]
+            log.warning("session %s that waited is saved in the history", key)
+
+    @property
+    def waiting_sessions(self) -> int:
+        return len(self._waiting)
 
     def _files_changed(self) -> bool:
         """Whether the database or its write-ahead log changed since the last look (a command

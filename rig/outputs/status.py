@@ -2,7 +2,11 @@
 
 Rewritten (atomically) every two seconds: the process, whether every worker
 thread is alive, each channel's last value and when it last changed or was
-sampled, the current session, and where the data is.
+sampled, the current session, where the data is, and whether the history and
+the raw traces are being kept (``Service.storage_health``).
+
+A write that fails (a full disk) leaves no temporary file behind and is
+logged once, not every two seconds; the log says when it works again.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ class StatusWriter:
             entry = self._channels.get(channel)
             channels[channel] = None if entry is None else {
                 "value": entry["value"], "samples": entry["samples"], "age_s": round(now_s - entry["t_s"], 3)}
-        store = svc.store
+        storage = svc.storage_health()
         doc = {
             "pid": os.getpid(),
             "started_at": self.started_at.isoformat(timespec="seconds"),
@@ -76,9 +80,8 @@ class StatusWriter:
             "session": self._session,
             "channels": channels,
             "late_samples": svc.engine.late_samples,
-            "history": {"path": store.path if store else None,
-                        "available": bool(store and store.available),
-                        "error": (store.error if store else "not open: see the log")},
+            "history": storage["history"],
+            "traces": storage["traces"],
             "trace": svc.recorder.path if svc.recorder else None,
         }
         tmp = self.path + ".tmp"
@@ -88,6 +91,15 @@ class StatusWriter:
             os.chmod(tmp, 0o644)   # no health data in it: anyone may ask whether the rig is healthy
             os.replace(tmp, self.path)
         except OSError as exc:
+            try:
+                os.remove(tmp)     # a full disk leaves a 0-byte file: never leave it behind
+            except OSError:
+                pass
             if not self.failed:
-                log.warning("cannot write %s: %s", self.path, exc)
+                log.warning("cannot write %s (%s); stairrig status shows the last one written until it "
+                            "works again", self.path, exc.strerror or exc)
             self.failed = True
+            return
+        if self.failed:
+            self.failed = False
+            log.warning("%s is written again", self.path)
