@@ -168,7 +168,7 @@ def _config_with_network(args, *, demo: bool):
     try:
         config = mqtt_url_from_env(config, os.environ)
         if args.mqtt:
-            config = apply_mqtt_url(config, args.mqtt, "--mqtt")
+            config = apply_mqtt_url(config, args.mqtt, "--mqtt", allow_password=False)
     except ConfigError as exc:
         print(f"stairrig {'demo' if demo else 'run'}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -271,11 +271,17 @@ def _this_command() -> str:
 
 
 def cmd_run(args) -> int:
+    from rig.config import ConfigError, check_web_host
     from rig.hardware.factory import PinFactoryError
     from rig.hardware.sensors import SensorError
     from rig.service import Service
 
     config = _config_with_network(args, demo=False)
+    try:
+        check_web_host(config)     # before anything starts: waitress would fail with a traceback
+    except ConfigError as exc:
+        print(f"stairrig run: {exc}", file=sys.stderr)
+        return 1
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
@@ -301,6 +307,12 @@ def cmd_check_config(args) -> int:
 
 
 # -- parser ---------------------------------------------------------------
+_MQTT_HELP = ("publish to this MQTT broker: mqtt://[user@]host[:port] or mqtts://... (overrides "
+              "STAIRRIG_MQTT_URL and [mqtt]). No password here: every user of the machine can read a command "
+              "line. Give it in [mqtt] password_file or password_env, or give the whole URL, password "
+              "included, in the environment: STAIRRIG_MQTT_URL='mqtt://user:password@host'")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stairrig", description="Instrumented stair training on a Raspberry Pi.")
     p.add_argument("--version", action="version", version=f"stairrig {__version__}")
@@ -332,8 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--config", help="the rig to simulate (default: the packaged rig.example.toml)")
     d.add_argument("--port", type=_PORT, help="the panel's port on 127.0.0.1 (default 8080; 0: any free port)")
-    d.add_argument("--mqtt", metavar="URL", help="publish to this MQTT broker: mqtt://[user:pass@]host[:port] "
-                                                 "or mqtts://... (overrides STAIRRIG_MQTT_URL and [mqtt])")
+    d.add_argument("--mqtt", metavar="URL", help=_MQTT_HELP)
     d.add_argument("--fall", action="store_true",
                    help="the athlete falls once (both feet leave a middle tread: a suspected fall), on the first "
                         "climb after 60 simulated seconds (after a third of a demo under 3 minutes; earlier in one "
@@ -343,8 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     u = sub.add_parser("run", help="run the rig on real GPIO pins")
     u.add_argument("--config", required=True, help="the rig's configuration file")
-    u.add_argument("--mqtt", metavar="URL", help="publish to this MQTT broker: mqtt://[user:pass@]host[:port] "
-                                                 "or mqtts://... (overrides STAIRRIG_MQTT_URL and [mqtt])")
+    u.add_argument("--mqtt", metavar="URL", help=_MQTT_HELP)
     u.set_defaults(func=cmd_run)
 
     cli_history.add_parsers(sub, {"weight": _WEIGHT})

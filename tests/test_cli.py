@@ -148,3 +148,21 @@ def test_a_bad_mqtt_url_is_refused_before_anything_starts(tmp_path, url, words):
                               env={**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "STAIRRIG_MQTT_URL": url},
                               capture_output=True, text=True, timeout=60)
     assert env_done.returncode == 2 and "STAIRRIG_MQTT_URL" in env_done.stderr, env_done.stderr
+
+
+def test_mqtt_password_on_the_command_line_is_refused(tmp_path):
+    """``/proc/PID/cmdline`` is readable by every local user: ``--mqtt`` takes no password (run and demo)."""
+    import os
+    for command in (("demo", "--duration", "5", "--port", "0", "--data-dir", str(tmp_path / "demo")),
+                    ("run", "--config", str(example_on_a_free_port(tmp_path)))):
+        done = subprocess.run([sys.executable, "-m", "rig", *command, "--mqtt", "mqtt://coach:hunter2@127.0.0.1"],
+                              env={**os.environ, "GPIOZERO_PIN_FACTORY": "mock"}, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert f"stairrig {command[0]}: --mqtt: 'mqtt://coach:***@127.0.0.1': a password on the command line" \
+            in done.stderr
+        assert "STAIRRIG_MQTT_URL" in done.stderr and "password_file" in done.stderr
+        assert "hunter2" not in done.stderr and "Traceback" not in done.stderr
+        assert not (tmp_path / "demo").exists()   # refused before anything starts
+        helped = " ".join(run(command[0], "--help").stdout.split())
+        assert "No password here" in helped and "STAIRRIG_MQTT_URL='mqtt://user:password@host'" in helped

@@ -97,3 +97,19 @@ def test_the_command_line_wins_over_the_environment(config):
     out = apply_mqtt_url(mqtt_url_from_env(config, {"STAIRRIG_MQTT_URL": "mqtt://envhost:1"}),
                          "mqtt://clihost:2", "--mqtt")
     assert (out.mqtt.host, out.mqtt.port) == ("clihost", 2)
+
+
+def test_the_command_line_refuses_a_password_the_environment_may_hold(config):
+    with pytest.raises(ConfigError) as err:
+        apply_mqtt_url(config, "mqtt://coach:hunter2@broker", "--mqtt", allow_password=False)
+    message = str(err.value)
+    assert message.startswith("--mqtt: 'mqtt://coach:***@broker': a password on the command line")
+    assert "hunter2" not in message
+    for way in ("password_file", "password_env", "STAIRRIG_MQTT_URL"):
+        assert way in message
+    # without the password: the user from the URL, the password from the file's password_env
+    m = apply_mqtt_url(config, "mqtt://coach@broker", "--mqtt", allow_password=False).mqtt
+    assert (m.username, m.password, m.password_env) == ("coach", None, "RIG_MQTT_PASSWORD")
+    # the environment is private to the user: a password there stays allowed
+    m = mqtt_url_from_env(config, {"STAIRRIG_MQTT_URL": "mqtt://coach:hunter2@broker"}).mqtt
+    assert (m.username, m.password) == ("coach", "hunter2")

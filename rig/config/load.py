@@ -34,7 +34,7 @@ from rig.config.outputs import (
     _read_mqtt,
     _read_web,
 )
-from rig.config.table import _check_text, _is_number, _kind, _shown, _Table
+from rig.config.table import _brief, _check_text, _is_number, _kind, _shown, _Table
 from rig.config.table import _quoted as _quoted_text
 from rig.limits import (
     ADDED_LOAD_KG,
@@ -83,7 +83,7 @@ def _read_idle_sample_hz(table: _Table, sample_hz: float) -> float:
     that is lower, so that a file valid before the key existed stays valid."""
     value = table.data.get("idle_sample_hz", min(AdcConfig.idle_sample_hz, sample_hz))
     if not _is_number(value) or isinstance(value, float) and not math.isfinite(value):
-        table.number("idle_sample_hz")   # its message: must be a (finite) number, not ...
+        table.number("idle_sample_hz", low=IDLE_SAMPLE_HZ_MIN, high=sample_hz)  # must be a (finite) number in ...
     if not IDLE_SAMPLE_HZ_MIN <= value <= sample_hz:
         table.fail("idle_sample_hz", f"must be in [{IDLE_SAMPLE_HZ_MIN:g}, {sample_hz:g}] (at most adc.sample_hz; "
                                      f"idle_sample_hz = sample_hz turns the idle rate off), not {_shown(value)}")
@@ -110,7 +110,7 @@ def parse_config(data: dict, path: str = "<config>") -> RigConfig:
     rig, service, adc_table = table["rig"], table["service"], table["adc"]
     rig_id = rig.string("id", DEFAULT_RIG_ID)
     if not _RIG_ID.fullmatch(rig_id):
-        rig.fail("id", f"must be 1 to 64 letters, digits, '_' or '-', not {rig_id!r}")
+        rig.fail("id", f"must be 1 to 64 letters, digits, '_' or '-', not {_brief(rig_id)}")
     athlete_name = table["athlete"].string("name", AthleteConfig.name).strip()
     if not athlete_name or len(athlete_name) > 100:
         table["athlete"].fail("name", "must be 1 to 100 characters")
@@ -136,7 +136,7 @@ def parse_config(data: dict, path: str = "<config>") -> RigConfig:
 
     spi_port = adc_table.integer("spi_port", 0)
     if spi_port != 0:
-        adc_table.fail("spi_port", f"must be 0 (gpiozero drives the MCP3008 on SPI0 only), not {spi_port}")
+        adc_table.fail("spi_port", f"must be 0 (gpiozero drives the MCP3008 on SPI0 only), not {_shown(spi_port)}")
     spi_device = adc_table.integer("spi_device", 0, valid=range(0, 2))
     sample_hz = adc_table.number("sample_hz", AdcConfig.sample_hz, low=SAMPLE_HZ[0], high=SAMPLE_HZ[1])
     adc = AdcConfig(spi_port=spi_port, spi_device=spi_device, sample_hz=sample_hz,

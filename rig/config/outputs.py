@@ -17,7 +17,7 @@ from rig.config.models import (
     WebConfig,
 )
 from rig.config.host import is_host_syntax
-from rig.config.table import _kind, _optional_string, _shown, _Table
+from rig.config.table import _brief, _kind, _optional_string, _shown, _Table
 from rig.limits import (
     MAX_ALLOWED_HOSTS,
     MAX_HOST_CHARS,
@@ -43,10 +43,10 @@ _HOST_NAME = re.compile(r"[A-Za-z0-9._:%-]{1,253}")   # a name, an IPv4 or an IP
 def _read_mqtt(table: _Table) -> MqttConfig:
     base = _optional_string(table, "base_topic", _TOPIC, "a topic of letters, digits, '_', '-' and '/'")
     if base is not None and (base.startswith("/") or base.endswith("/") or "//" in base):
-        table.fail("base_topic", f"must not start or end with '/' or hold an empty level, not {base!r}")
+        table.fail("base_topic", f"must not start or end with '/' or hold an empty level, not {_brief(base)}")
     prefix = table.string("discovery_prefix", "homeassistant")
     if not _TOPIC.fullmatch(prefix) or prefix.startswith("/") or prefix.endswith("/"):
-        table.fail("discovery_prefix", f"must be a topic of letters, digits, '_', '-' and '/', not {prefix!r}")
+        table.fail("discovery_prefix", f"must be a topic of letters, digits, '_', '-' and '/', not {_brief(prefix)}")
     port = table.integer("port", None, valid=range(PORTS[0], PORTS[1] + 1))
     password_file = _optional_string(table, "password_file", max_chars=MAX_PATH_CHARS)
     if password_file is not None:
@@ -129,7 +129,7 @@ def _read_cues(table: _Table) -> tuple[str, ...]:
         if cue not in BUZZER_CUES:
             hint = difflib.get_close_matches(cue, BUZZER_CUES, n=1)
             suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
-            table.fail("cues", f"unknown cue {cue!r} (cues: {', '.join(BUZZER_CUES)}){suggestion}")
+            table.fail("cues", f"unknown cue {_brief(cue)} (cues: {', '.join(BUZZER_CUES)}){suggestion}")
         if cues.count(cue) > 1:
-            table.fail("cues", f"{cue!r} is listed twice")
+            table.fail("cues", f"{_brief(cue)} is listed twice")
     return tuple(cues)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import reprlib
 from typing import Any, Iterable
 
 from rig.config.models import ConfigError
@@ -28,6 +29,22 @@ def _quoted(text: str, limit: int = 60) -> str:
     return '"' + shown.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
 
 
+class _BriefRepr(reprlib.Repr):
+    """``repr`` cut short: strings to 60 characters, lists to 6 items and 3 levels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxstring, self.maxother, self.maxlist, self.maxdict, self.maxlevel = 60, 60, 6, 6, 3
+
+    def repr_int(self, x: int, level: int) -> str:
+        return str(x) if -10**15 < x < 10**15 else f"<{_shown(x)}>"
+
+
+def _brief(value: object) -> str:
+    """A value as Python writes it, short whatever was written (for strings, lists, tables)."""
+    return _BriefRepr().repr(value)
+
+
 def _shown(value: object) -> str:
     """A value as a message shows it: short, whatever was written (a 4,000-digit number, a
     megabyte of text, 1e999, a list nested a thousand deep)."""
@@ -44,7 +61,7 @@ def _shown(value: object) -> str:
             return f"{'-' if value < 0 else ''}inf (infinity: 1e999 and larger numbers overflow to it)"
         return repr(value)   # 2.0, not 2: a whole number written as a decimal shows as one
     if isinstance(value, str):
-        return _quoted(value, 40)
+        return _brief(value)
     return _kind(value)
 
 
@@ -70,7 +87,7 @@ class _Table:
         for name in data:
             if name not in allowed:
                 hint = difflib.get_close_matches(name, allowed, n=1)
-                suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+                suggestion = f"; did you mean {hint[0]!r}?" if hint and len(name) <= 100 else ""
                 self.fail(name, f"unknown key (expected one of: {', '.join(allowed)}){suggestion}")
 
     def fail(self, name: str | None, message: str) -> Any:
@@ -92,7 +109,7 @@ class _Table:
         if not isinstance(value, str):
             self.fail(name, f"must be a string, not {_kind(value)}")
         if choices is not None and value not in choices:
-            self.fail(name, f"must be one of {', '.join(choices)}, not {value!r}")
+            self.fail(name, f"must be one of {', '.join(choices)}, not {_brief(value)}")
         return value
 
     def boolean(self, name: str, default: Any = _REQUIRED) -> Any:
@@ -147,7 +164,7 @@ def _optional_string(table: _Table, name: str, pattern: re.Pattern | None = None
         table.fail(name, "must not be empty (leave the key out instead)")
     _check_text(table, name, value, max_chars)
     if pattern is not None and not pattern.fullmatch(value):
-        table.fail(name, f"must be {what}, not {value!r}")
+        table.fail(name, f"must be {what}, not {_brief(value)}")
     return value
 
 

@@ -19,7 +19,7 @@ from rig.config.models import (
     ConfigError,
     DigitalWiring,
 )
-from rig.config.table import _key, _Table
+from rig.config.table import _brief, _key, _Table
 from rig.limits import MAX_TREADS, RISER_M, SCALE_N_MAX
 from rig.layout import (
     RAIL_SENSORS,
@@ -45,7 +45,7 @@ def _read_layout(rig: _Table, wiring: dict[str, Any]) -> RigLayout:
     tread_sensor = rig.string("tread_sensor", "switch", TREAD_SENSORS)
     zones = rig.raw("tread_zones", [])
     if zones not in ([], list(SPLIT_ZONES)):
-        rig.fail("tread_zones", f'must be [] or ["front", "back"], not {zones!r}')
+        rig.fail("tread_zones", f'must be [] or ["front", "back"], not {_brief(zones)}')
     rails = {side: tuple(s for s in RAIL_SENSORS if f"rail.{side}.{s}" in wiring) for side in RAIL_SIDES}
     try:
         return RigLayout(kind=kind, treads=treads, riser_m=riser_m, tread_sensor=tread_sensor,

@@ -5,7 +5,10 @@ configuration file's ``[mqtt]`` host, port, TLS and credentials, so that a
 broker can be tried without editing the file (the command line wins over the
 environment, which wins over the file). ``mqtts://`` turns TLS on (port 8883
 unless given). The user and password are percent-decoded, so a password with
-``@`` or ``:`` is written ``%40`` or ``%3A``.
+``@`` or ``:`` is written ``%40`` or ``%3A``. A password is refused on the
+command line (``--mqtt``), where every local user can read it in
+``/proc/PID/cmdline``; the environment is private to the user, so
+``STAIRRIG_MQTT_URL`` may hold one.
 
 A bad URL raises :class:`rig.config.ConfigError` naming where it came from;
 the message never repeats the password.
@@ -31,8 +34,15 @@ def _redacted(url: str) -> str:
     return re.sub(r"(//[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
-def apply_mqtt_url(config: RigConfig, url: str, source: str) -> RigConfig:
-    """``config`` with the broker of ``url``; ``source`` names it in errors ("--mqtt", "STAIRRIG_MQTT_URL")."""
+PASSWORD_ON_COMMAND_LINE = (
+    "a password on the command line can be read by every user of this machine (ps, /proc/PID/cmdline); "
+    "give the URL without it (mqtt://USER@HOST) and the password in the configuration's [mqtt] password_file "
+    "or password_env, or give the whole URL in the environment instead: " + ENV_VAR + "='mqtt://USER:PASSWORD@HOST'")
+
+
+def apply_mqtt_url(config: RigConfig, url: str, source: str, *, allow_password: bool = True) -> RigConfig:
+    """``config`` with the broker of ``url``; ``source`` names it in errors ("--mqtt", "STAIRRIG_MQTT_URL").
+    ``allow_password=False`` (the command line) refuses a URL with a password."""
     if not isinstance(url, str) or not url.strip():
         raise ConfigError(f"{source}: an empty URL; give mqtt://[user[:password]@]host[:port] or mqtts://...")
     text = url.strip()
@@ -65,6 +75,9 @@ def apply_mqtt_url(config: RigConfig, url: str, source: str) -> RigConfig:
         raise fail(f"the port must be a whole number from 1 to 65535, not {port}")
     if parts.netloc.rsplit("@", 1)[-1].endswith(":"):
         raise fail("an empty port after ':'")
+
+    if parts.password is not None and not allow_password:
+        raise fail(PASSWORD_ON_COMMAND_LINE)
 
     mqtt = replace(config.mqtt, enabled=True, host=host, port=port, tls=SCHEMES[scheme])
     if parts.username is not None:
