@@ -76,10 +76,12 @@ def _fail(message: str) -> int:
 
 
 def _athlete(store, name: str | None) -> dict | None:
-    """The athlete named exactly, else the only one whose name matches ignoring case;
-    ValueError when several do (deleting health data must never guess)."""
+    """The athlete named exactly (runs of spaces, tabs or line ends as one space, as the history
+    keeps names), else the only one whose name matches ignoring case; ValueError when several do
+    (deleting health data must never guess)."""
     if name is None:
         return store.selected_athlete()
+    name = " ".join(name.split())
     athletes = store.athletes()
     exact = [a for a in athletes if a["name"] == name]
     if exact:
@@ -164,7 +166,8 @@ def _dispatch(args, store, data_dir, backup) -> int:
             _print(args, rows, _athletes_table)
         elif action == "add":
             athlete_id = store.add_athlete(args.name, args.weight_kg)
-            print(f"added {escaped(args.name)} (athlete {athlete_id})")
+            added = store.athlete(athlete_id) or {"name": args.name}     # the name as the history keeps it
+            print(f"added {escaped(added['name'])} (athlete {athlete_id})")
         elif action == "select":
             athlete = _athlete(store, args.name)
             if athlete is None:
