@@ -176,3 +176,44 @@ def test_generated_commands_through_a_real_broker_are_each_done_or_reported(mqtt
         assert Walker(service, mqtt_rig.factories[-1]).climb() == 3      # the rig counts on
     finally:
         collector.close()
+
+
+# -- the shared checks of rig/commands.py (MQTT and the panel's API hand them what came off the network) --
+huge_ints = st.builds(lambda digits, sign: sign * 10 ** digits, st.integers(0, 6000), st.sampled_from([1, -1]))
+long_texts = st.builds(lambda c, n: c * n, st.characters(), st.integers(0, 20_000))
+anything = st.one_of(st.none(), st.booleans(), st.integers(), huge_ints, st.floats(), st.text(max_size=120),
+                     long_texts, st.sampled_from(["forward", "backward", "firm", "hover", "Test", "1", "12"]),
+                     st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(),
+                                                                          max_size=2))
+
+
+@pytest.fixture
+def shared_service(tmp_path):
+    from tests.test_web_support import Rig, make_config
+    rig = Rig(make_config(str(tmp_path / "data")))
+    rig.settle()
+    yield rig.service
+    rig.close()
+
+
+def test_the_shared_commands_refuse_any_value_with_a_message_not_a_traceback(shared_service):
+    from rig.commands import CommandError
+    commands = shared_service.commands
+
+    @settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(field=st.sampled_from(["facing", "grip", "planned_flights", "added_load_kg", "athlete", "by"]),
+           value=anything)
+    def check(field, value):
+        try:
+            if field == "athlete":
+                commands.find_athlete(value)
+            elif field == "by":
+                commands.acknowledge_fall(value)       # no fall: refused either way, but who is checked first
+            else:
+                commands.set_drill(**{field: value})
+        except CommandError as exc:
+            message = str(exc)
+            assert message and len(message) < 1000 and "Exceeds the limit" not in message
+            assert "\n" not in message
+    check()
+    assert shared_service.healthy()
