@@ -64,11 +64,21 @@ def is_fatal(exc: BaseException) -> bool:
     return is_disk(exc) or is_damage(exc)
 
 
+def disk_is_full(path: str, *, below_bytes: int = 64 * 1024) -> bool:
+    """Whether the file system holding ``path`` has (almost) no room left: SQLite reports a full
+    disk as an I/O error when it happens while it maps its shared memory or opens its log."""
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < below_bytes
+
+
 def describe_disk(path: str, exc: BaseException, *, retrying: bool = True) -> str:
     """A disk failure: what happened, to which file, what to do. Never "damaged"."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc).lower()
-    if name.startswith("SQLITE_FULL") or "disk is full" in text or "no space" in text:
+    if name.startswith("SQLITE_FULL") or "disk is full" in text or "no space" in text or disk_is_full(path):
         what = f"the disk holding {path} is full"
         todo = "free some space (old raw traces under the data directory's traces/ can go)"
     elif name.startswith(("SQLITE_READONLY", "SQLITE_PERM")) or "readonly" in text or "read-only" in text:

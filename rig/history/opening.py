@@ -18,7 +18,7 @@ import threading
 
 from rig.history import schema
 from rig.history.schema import FILENAME
-from rig.history.failures import HistoryUnavailable, is_damage
+from rig.history.failures import HistoryUnavailable, disk_is_full, is_damage
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def _describe_open_failure(path: str, exc: sqlite3.Error) -> str:
         problems = _integrity_problems(path)
         if problems:
             return _damaged(path, problems)
-    if name.startswith("SQLITE_FULL") or "disk is full" in text:
+    if name.startswith("SQLITE_FULL") or "disk is full" in text or disk_is_full(path):
         return (f"history unavailable: the disk holding {path} is full ({exc}); the history itself is not "
                 "damaged, and the rig counts live without it. To fix: free some space (old raw traces "
                 "under traces/ can go; df shows the disk), then restart stairrig")

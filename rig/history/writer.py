@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -386,8 +387,40 @@ class Writer:
         if self.failure == "lost":
             return False
         self._rollback()
-        self._set_failed("lost", describe_lost(self.path, how))
+        message = describe_lost(self.path, how)
+        if how == "removed":
+            rescued = self._rescue()
+            if rescued:
+                message = unavailable(
+                    f"{self.path} was removed while stairrig ran; stairrig still held it open and copied the "
+                    f"whole history to {rescued}. Sessions from now on are not saved in the history, but their "
+                    "raw traces keep every step; the rig goes on counting live. To fix: stop stairrig, move "
+                    f"{rescued} to {self.path} (or leave it, to start a new history), then start stairrig.")
+        self._set_failed("lost", message)
         return False
+
+    def _rescue(self) -> str | None:
+        """Copy the history a removed file still holds (this connection has it open) beside its
+        old path, never over a file: ``history.sqlite3.rescued-<UTC time>``. None when it cannot."""
+        stamp = time.strftime("%Y-%m-%dT%H-%M-%SZ", time.gmtime())
+        dest = f"{self.path}.rescued-{stamp}"
+        try:
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
+            copy = sqlite3.connect(dest)
+            try:
+                self.conn.backup(copy)
+                copy.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                copy.close()
+        except (OSError, sqlite3.Error) as exc:
+            log.error("%s was removed and its copy to %s failed: %s", self.path, dest, exc)
+            try:
+                os.remove(dest)
+            except OSError:
+                pass
+            return None
+        return dest
 
     def _set_failed(self, failure: str, message: str) -> None:
         for item in reversed(self._batch):       # they were rolled back: they wait, in order, first

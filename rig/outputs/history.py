@@ -135,7 +135,7 @@ class HistoryRecorder:
                       "keeps its steps", key, MAX_WAITING_SESSIONS)
         self._waiting[event["key"]] = {"start": event, "progress": None, "end": None}
         log.warning("session %s waits in memory until the history works again (%s)", event["key"],
-                    unavailable(str(exc)))
+                    unavailable(str(exc)).split(";")[0])
 
     def _save_waiting(self) -> None:
         """The history works again: the sessions that waited go in, oldest first."""
