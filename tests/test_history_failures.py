@@ -273,15 +273,16 @@ FULL_DISK_SCRIPT = textwrap.dedent('''
 ''')
 
 
-def run_on_small_disk(tmp_path, mode: str) -> tuple[dict, str]:
+def run_on_small_disk(tmp_path, mode: str, *, script: str = FULL_DISK_SCRIPT) -> tuple[dict, str]:
+    """Run ``script`` with a fresh 2 MB tmpfs (its first argument) in a private mount namespace."""
     if os.geteuid() != 0 or not shutil.which("unshare"):
         pytest.skip("a private tmpfs needs root and unshare")
     mnt = tmp_path / "small"
     mnt.mkdir()
-    script = tmp_path / "full_disk.py"
-    script.write_text(FULL_DISK_SCRIPT)
+    path = tmp_path / "on_small_disk.py"
+    path.write_text(script)
     cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c",
-           f'mount -t tmpfs -o size=2m tmpfs "{mnt}" && exec "{sys.executable}" "{script}" "{mnt}" {mode}']
+           f'mount -t tmpfs -o size=2m tmpfs "{mnt}" && exec "{sys.executable}" "{path}" "{mnt}" {mode}']
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     if done.returncode != 0 and "mount" in done.stderr and "permission" in done.stderr.lower():
@@ -350,3 +351,74 @@ def test_the_service_says_history_unavailable_once(tmp_path, caplog):
         service.sensors.close()
         service.stop()
         rig.close()
+
+
+# -- status.json on a full disk ----------------------------------------------------------------------
+
+STATUS_SCRIPT = textwrap.dedent('''
+    import json, logging, os, sys, tempfile
+    records = []
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger().addHandler(type("H", (logging.Handler,), {"emit": lambda self, r: records.append(r.getMessage())})())
+    run_dir = sys.argv[1]
+    os.environ["RUNTIME_DIRECTORY"] = run_dir
+    from rig.layout import RigLayout
+    from rig.service import Service
+    from rig.sim.mockrig import SimulatedRig
+    from tests.rigs import config_for
+    config = config_for(RigLayout(treads=2), tempfile.mkdtemp())
+    rig = SimulatedRig(config, speed=1.0)
+    service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="sim")
+    fd = os.open(os.path.join(run_dir, "filler"), os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\\0" * 4096)
+    except OSError:
+        pass
+    os.close(fd)
+    for n in range(5):
+        service.status.write(float(n))
+    out = {"full": sorted(os.listdir(run_dir)), "log": [m for m in records if "status.json" in m]}
+    os.remove(os.path.join(run_dir, "filler"))
+    service.status.write(6.0)
+    out["after"] = sorted(os.listdir(run_dir))
+    out["log_after"] = [m for m in records if "status.json" in m]
+    with open(os.path.join(run_dir, "status.json")) as fh:
+        out["uptime_s"] = json.load(fh)["uptime_s"]
+    service.stop()
+    rig.close()
+    print(json.dumps(out))
+''')
+
+
+def test_status_json_on_a_full_disk_leaves_no_temporary_file_and_is_logged_once(tmp_path):
+    out, _ = run_on_small_disk(tmp_path, "", script=STATUS_SCRIPT)
+    assert out["full"] == ["filler"]                 # no status.json.tmp left behind
+    assert len(out["log"]) == 1 and "cannot write" in out["log"][0]
+    assert out["after"] == ["status.json"] and out["uptime_s"] == 6.0
+    assert len(out["log_after"]) == 2 and "written again" in out["log_after"][1]
+
+
+# -- MQTT's diagnostics say so too ------------------------------------------------------------------
+
+def test_mqtt_diagnostics_say_when_the_history_and_the_trace_fail(mqtt_broker, mqtt_rig):
+    from tests.broker import Collector
+    collector = Collector(mqtt_broker.port, topics=("stairrig/diagfail/#",))
+    try:
+        service = mqtt_rig.start(mqtt_broker.port, rig_id="diagfail")
+        topic = "stairrig/diagfail/diagnostics"
+        first = collector.wait_for(lambda m: m.topic == topic and m.payload, what="diagnostics").json()
+        assert first["history_available"] is True and first["history_error"] is None
+        assert first["trace_problems"] == []
+        os.truncate(service.store.path, 0)
+        doc = collector.wait_for(lambda m: m.topic == topic and m.payload and not m.json()["history_available"],
+                                 what="diagnostics saying the history is unavailable").json()
+        assert "truncated" in doc["history_error"]
+        trace = service.recorder.path
+        os.remove(trace)
+        os.rmdir(os.path.dirname(trace))            # the black box's folder gone: it cannot be put back
+        doc = collector.wait_for(lambda m: m.topic == topic and m.payload and m.json()["trace_problems"],
+                                 what="diagnostics naming the lost trace").json()
+        assert trace in doc["trace_problems"][0]
+    finally:
+        collector.close()
