@@ -36,10 +36,12 @@ def test_the_first_few_of_a_window_are_reported_the_rest_counted_then_summarised
     assert [full for full, _ in shown[:3]] == [True] * 3
     assert not any(full for full, _ in shown[3:]) and not any(ended for _, ended in shown)
     assert throttle.due(109.0) is None                        # the window is not over yet
+    assert throttle.next_due(109.0) == pytest.approx(1.0)      # when the worker wakes to say it
     summary = throttle.due(110.5)
     assert summary.count == 997 and summary.command == "grip" and summary.last_error == "bad 999"
     assert summary.message().startswith("and 997 more rejected commands in the last 10 s")
     assert throttle.due(111.0) is None                        # said once
+    assert throttle.next_due(111.0) is None                   # nothing held back: nothing to wake for
     assert throttle.note(200.0, "grip", "again") == (True, None)    # a new window reports again
     assert throttle.suppressed_total == 997
 
@@ -74,7 +76,6 @@ def collector(mqtt_broker):
 @pytest.fixture
 def short_window(monkeypatch):
     monkeypatch.setattr(mqtt_commands, "REPORT_WINDOW_S", WINDOW_S)
-    monkeypatch.setattr(mqtt_commands, "SUMMARY_CHECK_S", 0.2)
 
 
 class Flooder:

@@ -62,7 +62,6 @@ COMMANDS_PER_S = 10.0          # valid commands to the engine, steady...
 COMMAND_BURST = 20             # ...after a burst of this many
 REPORTS_PER_WINDOW = 5         # rejections logged and reported one by one in each window...
 REPORT_WINDOW_S = 10.0         # ...of this long; the rest summarised at its end
-SUMMARY_CHECK_S = 1.0          # how often the worker looks whether a window is over
 BY_DEFAULT = "Home Assistant"
 _TRIM = " \t\r\n"
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
@@ -197,6 +196,7 @@ class CommandWorker:
         self._throttle = RejectThrottle(REPORTS_PER_WINDOW, REPORT_WINDOW_S, known=COMMANDS)
         self._bucket = TokenBucket(COMMANDS_PER_S, COMMAND_BURST)
         self._queue: queue.Queue = queue.Queue(QUEUE_SIZE)
+        self._woken = False       # a wake-up is in the queue: a window holds rejections back
         self._stop = threading.Event()
         self._thread = named_thread(self._run, name)
 
@@ -266,6 +266,12 @@ class CommandWorker:
         if ended is not None:
             self._summarise(ended)
         if not full:
+            if not self._woken:   # the worker, perhaps asleep with nothing to do, must say it at the window's end
+                self._woken = True
+                try:
+                    self._queue.put_nowait(())
+                except queue.Full:
+                    pass          # it is busy, and looks again after each command
             return
         if bug:
             log.exception("MQTT command %r could not be checked", name[:40])
@@ -285,10 +291,12 @@ class CommandWorker:
 
     def _run(self) -> None:
         while True:
-            try:
-                item = self._queue.get(timeout=SUMMARY_CHECK_S)
+            try:   # asleep until a command comes, or a window holding rejections back ends
+                item = self._queue.get(timeout=self._throttle.next_due(self._clock()))
             except queue.Empty:
                 item = ()
+            if item == ():
+                self._woken = False
             ended = self._throttle.due(self._clock())
             if ended is not None:
                 self._summarise(ended)

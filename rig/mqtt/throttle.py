@@ -68,6 +68,13 @@ class RejectThrottle:
         with self._lock:
             return self._end_if_over(now)
 
+    def next_due(self, now: float) -> float | None:
+        """Seconds until a summary is due; None while nothing is held back (nothing to wait for)."""
+        with self._lock:
+            if self._start is None or not self._held:
+                return None
+            return max(0.0, self._start + self.window_s - now)
+
     def _end_if_over(self, now: float) -> Suppressed | None:
         if self._start is None or now - self._start < self.window_s:
             return None
