@@ -42,7 +42,9 @@ def shown(value, chars: int = 40) -> str:
     if isinstance(value, bool) or value is None or isinstance(value, float):
         return repr(value)
     if isinstance(value, int):
-        return str(value) if value.bit_length() <= 64 else f"an integer of {value.bit_length()} bits"
+        if value.bit_length() <= 100:          # up to 31 digits, shown as they are
+            return str(value)
+        return f"a whole number of about {int(value.bit_length() * 0.30103) + 1:,} digits"
     return f"a {type(value).__name__}"
 
 
