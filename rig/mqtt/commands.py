@@ -216,7 +216,11 @@ class CommandWorker:
         try:
             self._submit(name, payload, retained)
         except Exception:      # a bug must not reach paho: log it (throttled like any rejection)
-            self._reject(name, payload, "the command could not be checked (a bug: see the log)", bug=True)
+            try:
+                self._reject(name, payload[:MAX_PAYLOAD_BYTES], "the command could not be checked (a bug: see "
+                             "the log)", bug=True)
+            except Exception:
+                log.exception("an MQTT command could not be checked nor reported")
 
     def _submit(self, name: str, payload: bytes, retained: bool) -> None:
         if not payload:
