@@ -191,3 +191,58 @@ def test_check_config_and_run_refuse_a_host_they_cannot_listen_on(tmp_path):
     assert done.returncode == 1, done.stderr
     assert "stairrig run: " in done.stderr and "web.host: cannot resolve" in done.stderr
     assert "Traceback" not in done.stderr and "ValueError" not in done.stderr
+
+
+# -- the documented bounds are the code's --------------------------------------
+
+def documented_bounds() -> list[tuple[str, float]]:
+    """(key, upper bound) for each key of docs/configuration.md's table of bounds."""
+    from pathlib import Path
+    import re
+    text = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text()
+    section = text[text.index("## Bounds"):text.index("## Wiring")]
+    out = []
+    rows = re.findall(r"^\| (`[^|]+`) \| [-0-9.]+(?: \(excluded\))? to ([0-9.]+)( \(excluded\))?", section, re.M)
+    for keys, high, open_end in rows:
+        out += [(key, float(high), bool(open_end)) for key in re.findall(r"`([a-z_.*]+)`", keys)]
+    return out
+
+
+def test_the_documented_table_of_bounds_is_whole():
+    keys = {key for key, _, _ in documented_bounds()}
+    expected = {".".join(k) for k in KEYS if k[0] != "wiring"} - {"adc.idle_sample_hz"}
+    expected |= {"wiring.*.pin", "wiring.*.adc_channel", "wiring.*.zero_offset", "wiring.*.scale_n"}
+    assert keys == expected
+
+
+@pytest.mark.parametrize("key, high, open_end", documented_bounds(), ids=lambda x: str(x))
+def test_the_documented_upper_bounds_are_the_codes(key, high, open_end):
+    parts = key.replace("wiring.*.", "wiring.@.").split(".")
+    channel = "rail.left.force" if parts[-1] in ("adc_channel", "zero_offset", "scale_n") else "tread.1.front"
+    path = [channel if p == "@" else p for p in parts]
+    # the top itself, or just below it when it is excluded or an "on" threshold's top bounds an "off" one
+    top = high * 0.999 if open_end or key.endswith("_off_n") else int(high) if high == int(high) else high
+    for value, ok in ((top, True), (high + 1, False)):
+        data = full_example()
+        table = data
+        for part in path[:-1]:
+            table = table[part]
+        table[path[-1]] = value
+        if key.endswith("_off_n"):   # off must stay below on
+            data["detection"][key.split(".")[1].replace("_off_n", "_on_n")] = 5000.0
+        if key == "buzzer.pin":
+            data["wiring"]["rail.right.touch"]["pin"] = 22   # free BCM 27 for the buzzer
+        if key == "wiring.*.pin":
+            data["buzzer"]["pin"] = 22
+            data["wiring"]["rail.right.touch"]["pin"] = 18
+        try:
+            parse_config(data, "rig.toml")
+            refused = None
+        except ConfigError as exc:
+            refused = str(exc)
+        shown = ".".join(f'"{p}"' if "." in p else p for p in path)
+        if ok:
+            assert refused is None or f": {shown}: " not in refused, refused
+        else:
+            assert refused is not None and f": {shown}: " in refused, (key, refused)
+            assert f"{high:g}" in refused, refused
