@@ -43,7 +43,7 @@ def read_password(cfg: MqttConfig) -> str | None:
     if cfg.password_file:
         try:
             with open(cfg.password_file, encoding="utf-8") as f:
-                return f.read().rstrip("\r\n")
+                return f.read(65535).rstrip("\r\n")   # MQTT's longest password; /dev/zero by mistake stays bounded
         except (OSError, UnicodeDecodeError) as exc:
             log.error("MQTT: cannot read the password file %s (%s); connecting without a password",
                       cfg.password_file, getattr(exc, "strerror", None) or exc)
