@@ -119,7 +119,7 @@ class _Table:
         return value
 
     def integer(self, name: str, default: Any = _REQUIRED, valid: range | None = None) -> Any:
-        """A whole number in ``valid`` (every caller gives one: each number has its bounds)."""
+        """A whole number in ``valid`` (or checked by the caller: every number has its bounds)."""
         if name not in self.data:
             return self.raw(name, default)
         value = self.data[name]
