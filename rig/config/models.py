@@ -127,7 +127,8 @@ class MqttConfig:
     stuck_after_s: float = 300.0
     """A sensor channel on without a break this long is reported as stuck."""
     password: str | None = None
-    """Given in an ``mqtt://user:pass@host`` URL (``--mqtt``, ``STAIRRIG_MQTT_URL``); never in the file."""
+    """Given in an ``mqtt://user:pass@host`` URL in ``STAIRRIG_MQTT_URL``; never in the file, never on the
+    command line (``--mqtt`` refuses one: every local user can read a command line)."""
 
     @property
     def effective_port(self) -> int:
