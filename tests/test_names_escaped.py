@@ -123,6 +123,15 @@ def test_an_athlete_added_by_the_cli_is_kept_and_listed_and_logged_escaped(data_
     running = [line for line in lines if "stairrig is running" in line]
     assert len(running) == 1 and f"athlete Evil {FORGED_LINE}\\x1b[31m (70 kg)" in running[0]
 
+    # a note on the demo's session: kept as written, shown escaped
+    session_id = json.loads(run("sessions", "list", "--json", "--data-dir", str(data_dir)).stdout)[0]["id"]
+    noted = run("sessions", "notes", str(session_id), "--text", FORGED + MARKUP, "--data-dir", str(data_dir))
+    assert noted.returncode == 0, noted.stderr
+    shown = json.loads(run("sessions", "show", str(session_id), "--json", "--data-dir", str(data_dir)).stdout)
+    assert shown["notes_text"] == FORGED + MARKUP
+    text = run("sessions", "show", str(session_id), "--data-dir", str(data_dir)).stdout
+    assert not RAW.search(text) and logsafe.escaped(FORGED + MARKUP) in text
+
 
 def test_a_name_in_the_journal_is_one_entry(data_dir):
     """Under systemd every line of the log is one journal entry: a name must not make two."""
