@@ -161,3 +161,19 @@ def test_a_damaged_gzip_after_a_huge_member_still_stops_at_the_line(tmp_path):
     with pytest.raises(TraceError) as info:
         list(read_trace(path))
     assert info.value.line == 2 and "longer than 64 KB" in str(info.value)
+
+
+@pytest.mark.parametrize("where", ["format", "version", "kind", "tread_sensor", "rails", "facing", "grip"])
+def test_a_long_value_in_the_header_gives_a_short_message(tmp_path, where):
+    long = "x" * 50_000
+    header = json.loads(json.dumps(HEADER))
+    if where in ("format", "version"):
+        header[where] = long
+    elif where in ("facing", "grip"):
+        header["drill"] = {where: long}
+    else:
+        header["rig"][where] = long if where != "rails" else {long: ["touch"]}
+    path = lines_file(tmp_path / "t.jsonl", [header, *GOOD])
+    with pytest.raises(TraceError) as info:
+        read_trace(path)
+    assert info.value.line == 1 and len(str(info.value)) < 400 + len(str(path)), str(info.value)[:500]

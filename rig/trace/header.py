@@ -40,6 +40,11 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:40] + "..."
 
 
+def _cut(message: str, limit: int = 200) -> str:
+    """A message about a header's value, at most ``limit`` characters (a header line may be 64 KB)."""
+    return message if len(message) <= limit else message[:limit] + "..."
+
+
 def _check_bounds(rig: object) -> None:
     """The configuration's bounds on the rig (``rig.limits``), before a layout is built from it:
     a header of a billion treads would build a billion channels."""
@@ -87,16 +92,16 @@ class TraceHeader:
         if not isinstance(obj, dict):
             raise TraceError("the header must be a JSON object")
         if obj.get("format") != FORMAT:
-            raise TraceError(f"not a stairrig trace: format is {obj.get('format')!r}, expected {FORMAT!r}")
+            raise TraceError(f"not a stairrig trace: format is {_shown(obj.get('format'))}, expected {FORMAT!r}")
         version = obj.get("version")
         if version != VERSION or isinstance(version, bool):
             raise TraceError(
-                f"trace format version {version!r} is not supported (this stairrig reads version {VERSION})")
+                f"trace format version {_shown(version)} is not supported (this stairrig reads version {VERSION})")
         _check_bounds(obj.get("rig"))
         try:
             layout = RigLayout.from_header(obj.get("rig"))
         except LayoutError as exc:
-            raise TraceError(f"header: {exc}") from None
+            raise TraceError(f"header: {_cut(str(exc))}") from None
         athlete = obj.get("athlete") or {}
         if not isinstance(athlete, dict):
             raise TraceError("header: athlete must be an object")
@@ -110,9 +115,9 @@ class TraceHeader:
             raise TraceError("header: drill must be an object")
         facing, grip = drill.get("facing"), drill.get("grip")
         if facing is not None and facing not in FACINGS:
-            raise TraceError(f"header: drill.facing must be forward or backward, not {facing!r}")
+            raise TraceError(f"header: drill.facing must be forward or backward, not {_shown(facing)}")
         if grip is not None and grip not in GRIPS:
-            raise TraceError(f"header: drill.grip must be one of {', '.join(GRIPS)}, not {grip!r}")
+            raise TraceError(f"header: drill.grip must be one of {', '.join(GRIPS)}, not {_shown(grip)}")
         name = athlete.get("name")
         return cls(
             layout=layout,
