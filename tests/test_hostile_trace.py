@@ -177,3 +177,16 @@ def test_a_long_value_in_the_header_gives_a_short_message(tmp_path, where):
     with pytest.raises(TraceError) as info:
         read_trace(path)
     assert info.value.line == 1 and len(str(info.value)) < 400 + len(str(path)), str(info.value)[:500]
+
+
+@pytest.mark.parametrize("sample", [
+    {"t": "x" * 50_000, "ch": "tread.1", "v": 1},
+    {"t": 0.2, "ch": "x" * 50_000, "v": 1},
+    {"t": 0.2, "ch": "tread.1", "v": ["x" * 50_000]},
+    {"t": 0.2, "ch": "rail.left.force", "v": {"x": "x" * 50_000}},
+])
+def test_a_long_value_in_a_sample_gives_a_short_message(tmp_path, sample):
+    path = lines_file(tmp_path / "t.jsonl", [HEADER, GOOD[0], sample])
+    with pytest.raises(TraceError) as info:
+        list(read_trace(path))
+    assert info.value.line == 3 and len(str(info.value)) < 400 + len(str(path)), str(info.value)[:500]

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from rig.limits import MAX_TRACE_LINE_BYTES
-from rig.trace.header import TraceError, TraceHeader
+from rig.trace.header import TraceError, TraceHeader, _shown
 
 BLOCK_BYTES = 1 << 16   # about a thousand samples: a batch stays in the processor's caches
 MAX_LINE_BYTES = MAX_TRACE_LINE_BYTES   # a longer line is an error; no read is larger
@@ -201,7 +201,7 @@ class TraceFile:
                 return batch, line_no - 1, last_t, True  # the last line, cut short
             if t.__class__ is not float:
                 if t.__class__ is not int:
-                    raise TraceError(f"t must be a number of seconds, not {t!r}", line_no, path)
+                    raise TraceError(f"t must be a number of seconds, not {_shown(t)}", line_no, path)
                 t = float(t)
             if t < last_t or t > MAX_T_S:
                 if t < 0:
@@ -213,9 +213,9 @@ class TraceFile:
             if is_analog:
                 vc = v.__class__
                 if vc is not float and vc is not int or not isfinite(v):
-                    raise TraceError(f"{ch} needs a finite number of newtons, not {v!r}", line_no, path)
+                    raise TraceError(f"{ch} needs a finite number of newtons, not {_shown(v)}", line_no, path)
             elif v.__class__ is not int or (v != 0 and v != 1):
-                raise TraceError(f"{ch} needs the integer 0 or 1, not {v!r}", line_no, path)
+                raise TraceError(f"{ch} needs the integer 0 or 1, not {_shown(v)}", line_no, path)
             last_t = t
             keep((t, ch, v))
         return batch, lines_before + len(lines), last_t, False
@@ -247,7 +247,7 @@ class TraceFile:
         except TypeError:  # a list or an object is not a channel name
             declared = False
         if not declared:
-            raise TraceError(f"channel {ch!r} is not declared by the header", line_no, path)
+            raise TraceError(f"channel {_shown(ch)} is not declared by the header", line_no, path)
         raise TraceError(f"cannot read this sample ({raw[:80]!r})", line_no, path)  # not reached
 
 
