@@ -15,6 +15,7 @@ import threading
 from rig import __version__
 from rig import cli_history, cli_status, logsafe
 from rig.cli_common import load_config_or_exit
+from rig.limits import WEIGHT_KG
 
 log = logging.getLogger("stairrig")
 
@@ -37,7 +38,7 @@ MIN_FALL_DEMO_S = 60.0   # a demo with --fall: time to fall and come back
 
 _DURATION = _number(1.0, 86400.0, "a duration in seconds")
 _SPEED = _number(0.01, 1000.0, "a speed")
-_WEIGHT = _number(20.0, 300.0, "a body weight in kg")
+_WEIGHT = _number(*WEIGHT_KG, "a body weight in kg")   # the configuration's bounds
 
 
 def _PORT(text: str) -> int:
