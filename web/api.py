@@ -17,7 +17,7 @@ from werkzeug.exceptions import Conflict, NotFound
 from rig.commands import CommandError
 from rig.history import HistoryUnavailable
 from web import auth
-from web.errors import BadInput, error, field_number, field_str, json_body, query_int
+from web.errors import MAX_ID, BadInput, error, field_number, field_str, json_body, query_int
 
 log = logging.getLogger(__name__)
 
@@ -271,9 +271,19 @@ def _select_athlete(data: dict):
     ref = data["athlete"]
     if isinstance(ref, bool) or not isinstance(ref, (int, str)):
         raise BadInput("athlete must be an athlete's id (a whole number) or name (a string)")
-    if isinstance(ref, str) and len(ref) > 100:
-        raise BadInput("athlete is longer than 100 characters")
-    athlete = service().commands.select_athlete(ref)
+    if isinstance(ref, str):
+        ref = field_str(data, "athlete", max_len=100)
+        if not ref.strip():
+            raise BadInput("athlete is blank: give an athlete's id or name")
+    elif not 1 <= ref <= MAX_ID:
+        raise BadInput(f"athlete must be an id from 1 to {MAX_ID}")
+    store(writable=True)                 # no history: 503, as for every other use of it
+    commands = service().commands
+    try:
+        commands.find_athlete(ref)
+    except CommandError as exc:          # a well-formed id or name that nobody has
+        raise NotFound(str(exc)) from None
+    athlete = commands.select_athlete(ref)
     return {k: athlete.get(k) for k in ("id", "name", "weight_kg", "level")}
 
 

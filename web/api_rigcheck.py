@@ -10,7 +10,7 @@ CSRF token every POST carries.
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
-from werkzeug.exceptions import ServiceUnavailable
+from werkzeug.exceptions import NotFound, ServiceUnavailable
 
 from rig.commands import CommandError
 from web import auth
@@ -25,6 +25,14 @@ def rigcheck():
     if check is None:
         raise ServiceUnavailable("the rig check is not available in this service")
     return check
+
+
+def _force_channel(check, channel: str) -> None:
+    """404 for a path that names no force channel of this rig (the rig check says which there are)."""
+    known = check.calibration()
+    if channel not in known:
+        names = ", ".join(known) or "none"
+        raise NotFound(f"{channel[:60]!r} is not a force channel of this rig (its force channels: {names})")
 
 
 def _answer(call, status_on_error: int = 400):
@@ -45,6 +53,7 @@ def overview():
 def tare(channel: str):
     json_body()
     check = rigcheck()
+    _force_channel(check, channel)
     return _answer(lambda: check.tare(channel))
 
 
@@ -54,6 +63,7 @@ def scale(channel: str):
     data = json_body(("known_kg",), required=("known_kg",))
     known_kg = field_number(data, "known_kg")
     check = rigcheck()
+    _force_channel(check, channel)
     return _answer(lambda: check.scale(channel, known_kg))
 
 

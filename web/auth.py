@@ -330,6 +330,8 @@ def check_csrf() -> None:
     """Refuse a state-changing request from another origin or without this session's token."""
     if request.method not in UNSAFE_METHODS:
         return
+    if request.routing_exception is not None:
+        return                     # no such route or method: it changes nothing, and says 404 or 405
     origin = request.headers.get("Origin")
     if origin is not None and not _same_origin(origin):
         raise AccessDenied(f"a request from another origin ({origin[:80]}) is refused", 403)
