@@ -116,9 +116,13 @@ def file_identity(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def probe_file(path: str, identity: tuple[int, int] | None) -> str | None:
+def probe_file(path: str, identity: tuple[int, int] | None, fd: int | None = None) -> str | None:
     """Why the history file at ``path`` is no longer the one opened (``identity``: its
-    device and inode then), or None while it is: removed, replaced, or truncated."""
+    device and inode then), or None while it is: removed, replaced, truncated or overwritten.
+
+    It never opens the file: closing a descriptor of it would drop the POSIX locks SQLite
+    holds on it in this process. ``fd``, a descriptor kept open on the file (the store's
+    lock), lets it read the header in place."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -127,13 +131,16 @@ def probe_file(path: str, identity: tuple[int, int] | None) -> str | None:
         return None            # cannot tell (a permission, an I/O error): the writes will say
     if identity is not None and (st.st_dev, st.st_ino) != identity:
         return "replaced"
+    if st.st_size < len(SQLITE_MAGIC):
+        return "truncated"
+    if fd is None:
+        return None
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(16)
+        head = os.pread(fd, len(SQLITE_MAGIC), 0)
     except OSError:
         return None
     if head != SQLITE_MAGIC:
-        return "truncated" if st.st_size < len(SQLITE_MAGIC) or not head.strip(b"\x00") else "overwritten"
+        return "truncated" if not head.strip(b"\x00") else "overwritten"
     return None
 
 

@@ -64,7 +64,7 @@ class HistoryStore(AthletesMixin, SessionsMixin):
         self._path = path
         self._real_path = real_path
         self._lock_fd = lock_fd
-        self._writer = Writer(conn, path, commit_every_s=commit_every_s)
+        self._writer = Writer(conn, path, commit_every_s=commit_every_s, header_fd=lock_fd)
         self._local = threading.local()
         self._readers: dict[int, sqlite3.Connection] = {}
         self._readers_lock = threading.Lock()
@@ -169,7 +169,7 @@ class HistoryStore(AthletesMixin, SessionsMixin):
 
     def check_file(self) -> str | None:
         """Look at the file now (any thread): why the history is lost, or None while it is there."""
-        how = probe_file(self._path, self._writer._identity)
+        how = probe_file(self._path, self._writer._identity, self._lock_fd)
         if how is not None:
             self._writer.note_lost(how)
             return describe_lost(self._path, how)

@@ -79,7 +79,7 @@ class _Future:
 
 class Writer:
     def __init__(self, conn: sqlite3.Connection, path: str, *, commit_every_s: float = 1.0,
-                 name: str = "stairrig-history", probe: bool = True):
+                 name: str = "stairrig-history", probe: bool = True, header_fd: int | None = None):
         if conn.isolation_level is not None:
             raise ValueError("the writer needs a connection in autocommit mode (isolation_level=None)")
         self.conn = conn
@@ -97,6 +97,7 @@ class Writer:
         self.backlog: collections.deque = collections.deque()   # (op, significant) waiting for the disk
         self._batch: list = []    # the queued operations of the open transaction, to keep on a failure
         self._identity = file_identity(path) if probe else None
+        self._header_fd = header_fd       # a descriptor the store keeps open on the file (never opened here)
         self._probe = probe
         self._next_probe = 0.0
         self._retry_at: float | None = None
@@ -210,7 +211,7 @@ class Writer:
             in_txn = self._commit()
         if self._probe and self.failure != "lost" and now >= self._next_probe:
             self._next_probe = now + PROBE_EVERY_S
-            how = probe_file(self.path, self._identity)
+            how = probe_file(self.path, self._identity, self._header_fd)
             if how is not None:
                 in_txn = self._lose(how)
         if self._retry_at is not None and now >= self._retry_at:
@@ -360,7 +361,7 @@ class Writer:
 
     def _classify(self, exc: BaseException) -> tuple[str, str]:
         """(failure, message) for a fatal error: damage only when the integrity check says so."""
-        how = probe_file(self.path, self._identity) if self._probe else None
+        how = probe_file(self.path, self._identity, self._header_fd) if self._probe else None
         if how is not None:
             return "lost", describe_lost(self.path, how)
         if is_damage(exc):
@@ -447,7 +448,7 @@ class Writer:
         self._retry_at = None
         if self.failure != "disk":
             return
-        how = probe_file(self.path, self._identity) if self._probe else None
+        how = probe_file(self.path, self._identity, self._header_fd) if self._probe else None
         if how is not None:
             self._lose(how)
             return
