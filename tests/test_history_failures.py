@@ -422,3 +422,26 @@ def test_mqtt_diagnostics_say_when_the_history_and_the_trace_fail(mqtt_broker, m
         assert trace in doc["trace_problems"][0]
     finally:
         collector.close()
+
+
+def test_the_writes_that_wait_are_bounded_and_the_running_figures_go_first(tmp_path, monkeypatch):
+    from rig.history import writer as writer_module
+    monkeypatch.setattr(writer_module, "BACKLOG_MAX", 10)
+    with HistoryStore.open(str(tmp_path)) as store:
+        athlete = store.ensure_default_athlete("Ann", 60.0)
+        sid = store.begin_session(athlete_id=athlete, started_at="2026-03-01T10:00:00", drill={}, level=None,
+                                  trace_path=None)
+        store._writer.conn.execute("PRAGMA query_only = 1")
+        store.end_session(sid, ended_at="2026-03-01T10:00:30", duration_s=30.0, summary={"steps": 30},
+                          flights=[], events=[], energy_kcal=1.0)          # significant: it must stay
+        for n in range(1, 41):
+            store.update_session(sid, duration_s=float(n), summary={"steps": n})
+        store.flush()
+        health = store.health()
+        assert health["available"] is False
+        assert health["waiting_writes"] == 10 and health["dropped_writes"] == 31
+        store._writer.conn.execute("PRAGMA query_only = 0")
+        store._writer.retry_now()
+        wait_for(lambda: store.available, "the history comes back")
+        session = store.session(sid)
+        assert session["status"] == "closed" and session["steps"] == 30      # the end survived the bound
