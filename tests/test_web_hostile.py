@@ -247,3 +247,39 @@ def test_healthz_answers_while_500_clients_hammer_events(served):
             t.join(WAIT_S)
         for s in hold:
             s.close()
+
+
+def test_a_worker_waiting_on_a_client_that_takes_nothing_is_freed(served, monkeypatch):
+    """The backstop under the streams' own rule: a worker that waits inside waitress for a client
+    that takes nothing (here, the 64 KB rule switched off) is freed by closing the connection."""
+    rig, server = served
+    monkeypatch.setattr(web_events, "STALL_BYTES", 10 ** 12)
+    monkeypatch.setattr(web_events, "EVICT_BYTES", 10 ** 12)
+    monkeypatch.setattr(web_events, "QUEUE_MESSAGES", 10 ** 6)
+    monkeypatch.setattr(web_server, "WRITE_TIMEOUT_S", 1)
+    for stalls in server._stalls:
+        listener = stalls._maintenance.__self__
+        listener.adj.cleanup_interval = 0.5
+        listener.next_channel_cleanup = 0
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", server.port))
+    sock.sendall(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    try:
+        wait_for(lambda: server.hub.open_streams == 1, "the stream")
+        channel = next(iter(server.hub._streams)).connection
+        # the kernel buffers little for this client (as on a slow link), so waitress holds the rest
+        channel.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
+
+        def blocked():                # waitress holds more than its high watermark: the worker waits
+            rig.service.bus.publish({"type": "grip", "t": 0.0, "rail": "left", "grip": "touch",
+                                     "force_n": 1.0, "pad": "x" * 20_000})
+            time.sleep(0.05)
+            return channel.total_outbufs_len > web_server.OUTBUF_HIGH_BYTES
+        wait_for(blocked, "the worker to wait on the client")
+        wait_for(lambda: server.hub.open_streams == 0, "the connection closed and the worker freed")
+        assert server.hub.stats()["stalled"] == 0          # the write timeout did it, not the streams' rules
+        assert closed_by_server(sock)
+        assert get(server, "/healthz")[0] == 200
+    finally:
+        sock.close()

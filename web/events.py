@@ -134,14 +134,24 @@ class _Stream:
             self.cond.notify()
 
     def close_connection(self) -> None:
-        """Have waitress close the connection once this response is over (it will not be read)."""
+        """Close the connection in waitress's loop (which owns the sockets), at once: its client
+        reads nothing, so its socket never becomes writable for waitress to close it itself; a
+        worker waiting to write to it wakes up."""
         conn = self.connection
-        if conn is not None:
-            conn.will_close = True
-            try:
-                conn.server.pull_trigger()
-            except Exception as exc:      # the server is going away: it closes everything anyway
-                log.debug("waking waitress's loop: %s", exc)
+        if conn is None:
+            return
+        self.connection = None
+
+        def close():
+            if conn.connected:
+                try:
+                    conn.handle_close()
+                except Exception as exc:      # closed already, or the server is going away
+                    log.debug("closing a stream's connection: %s", exc)
+        try:
+            conn.server.trigger.pull_trigger(close)
+        except Exception as exc:              # the server is going away: it closes everything anyway
+            log.debug("waking waitress's loop: %s", exc)
 
     def wake(self) -> None:
         with self.cond:
@@ -200,6 +210,9 @@ class EventHub:
             self.stalled += 1
         stream.dropped = 0
         stream.end(why)
+        # its worker may be waiting inside waitress for the client to take what it holds:
+        # closing the connection wakes it
+        stream.close_connection()
         log.info("an event stream to %s ended: %s (the client does not read)", stream.remote, why)
 
     def _channel_variant(self, text: str, streams) -> str | None:
@@ -226,6 +239,7 @@ class EventHub:
             self._streams.add(stream)
         if evicted is not None:
             evicted.end(f"its place went to a new live view from {remote} ({why})")
+            evicted.close_connection()
             log.info("an event stream to %s gave its place to a new one from %s: %s", evicted.remote, remote, why)
         return stream
 

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 CONNECTION_LIMIT = 500                  # open connections (default 100: 101 idle sockets locked the panel out)
 CHANNEL_TIMEOUT_S = 30                  # an idle keep-alive connection is closed after it (default 120)
 REQUEST_TIMEOUT_S = 30                  # a request whose headers or body do not arrive within it is dropped
+WRITE_TIMEOUT_S = 20                    # a client that takes nothing of its answer for this long is dropped
 CLEANUP_INTERVAL_S = 5                  # how often both are checked (default 30)
 BACKLOG = 1024                          # connections waiting to be accepted, beyond the limit (the kernel caps it)
 USE_POLL = True                         # poll(), not select(): select fails on descriptors above 1024
@@ -71,10 +72,18 @@ def _fit_file_limit(wanted: int) -> int:
     return fit
 
 
-class _SlowRequests:
-    """Closes connections whose request has been arriving for longer than REQUEST_TIMEOUT_S:
-    waitress's channel_timeout counts from the last byte, so one byte every few seconds
-    (slowloris) would hold a connection for ever. Runs in waitress's loop, at its maintenance."""
+class _Stalls:
+    """Closes the connections that would hold the panel for ever, at waitress's maintenance
+    (in its loop, every CLEANUP_INTERVAL_S), after waitress's own idle check:
+
+    - a request that has been arriving for longer than REQUEST_TIMEOUT_S: waitress's
+      channel_timeout counts from the last byte, so one byte every few seconds (slowloris)
+      would hold a connection for ever;
+    - an answer under way that the client has taken nothing of for WRITE_TIMEOUT_S: the
+      worker writing it waits once waitress holds OUTBUF_HIGH_BYTES for the client, so a few
+      clients that ask for big answers (or pipeline hundreds of requests) and never read would
+      hold every worker, /healthz's too. Closing the connection wakes that worker.
+    """
 
     def __init__(self, server):
         self._seen: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -85,17 +94,38 @@ class _SlowRequests:
         self._maintenance(now)
         server = self._maintenance.__self__
         for channel in list(server.active_channels.values()):
-            partial = channel.request            # the request being read; served ones are in .requests
-            if partial is None or channel.requests:
+            if channel.will_close:
+                continue
+            if channel.requests:                 # answering: is the client taking the answer?
+                self._seen.pop(channel, None)
+                if channel.total_outbufs_len and now - channel.last_activity > WRITE_TIMEOUT_S:
+                    self._close(channel, f"it took nothing of its answer for {WRITE_TIMEOUT_S} s")
+                continue
+            partial = channel.request            # a request still arriving
+            if partial is None:
                 self._seen.pop(channel, None)
                 continue
             first = self._seen.get(channel)
             if first is None or first[0] is not partial:
                 self._seen[channel] = (partial, now)
             elif now - first[1] > REQUEST_TIMEOUT_S:
-                log.info("closing a connection from %s: its request took more than %d s to arrive",
-                         channel.addr[0] if channel.addr else "?", REQUEST_TIMEOUT_S)
-                channel.will_close = True
+                self._close(channel, f"its request took more than {REQUEST_TIMEOUT_S} s to arrive")
+
+    def _close(self, channel, why: str) -> None:
+        """Close it from the loop's next round of events: ``will_close`` alone waits for the
+        socket to be writable, which a client that reads nothing never makes it, and closing it
+        here, while waitress builds its poll set, could hand its stale events to a new
+        connection that reuses the descriptor."""
+        log.info("closing the connection from %s: %s", channel.addr[0] if channel.addr else "?", why)
+        channel.will_close = True
+
+        def close():
+            if channel.connected:
+                try:
+                    channel.handle_close()   # also wakes a worker waiting to write to it
+                except Exception as exc:     # closing is best effort
+                    log.debug("closing %r: %s", channel, exc)
+        self._maintenance.__self__.trigger.pull_trigger(close)
 
 
 class PanelServer:
@@ -131,7 +161,7 @@ class PanelServer:
             self._map = self._server._map
             host_bound, port_bound = self._server.effective_host, self._server.effective_port
             listeners = [self._server]
-        self._slow = [_SlowRequests(listener) for listener in listeners]
+        self._stalls = [_Stalls(listener) for listener in listeners]
         self.host, self.port = str(host_bound), int(port_bound)     # waitress gives the port as text
         self._thread = named_thread(self._run, "stairrig-panel")
         self._closed = False
