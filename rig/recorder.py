@@ -7,6 +7,7 @@ import logging
 import os
 
 from rig.trace import TraceHeader, TraceWriter
+from rig.trace.writer import TraceLost
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,9 @@ class TraceRecorder:
                 self._writer.maybe_flush()
         except OSError as exc:
             self.failed = True
-            self.problem = (f"recording the raw trace {self.path} failed ({exc.strerror or exc}); "
-                            "the rig goes on counting without recording it")
+            what = exc.strerror if isinstance(exc, TraceLost) else \
+                f"recording the raw trace {self.path} failed ({exc.strerror or exc})"
+            self.problem = f"{what}; the rig goes on counting without recording it"
             log.error("%s", self.problem)
             return
         if self._writer.restored != self._restored:
@@ -71,4 +73,5 @@ class TraceRecorder:
         try:
             self._writer.close()
         except OSError as exc:
-            log.error("closing the trace %s failed: %s", self.path, exc)
+            if not self.failed:            # a failure already said once
+                log.error("closing the trace %s failed: %s", self.path, exc)

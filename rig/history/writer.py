@@ -225,6 +225,8 @@ class Writer(RecoveryMixin):
             if kind == _STOP:
                 if in_txn:
                     self._commit()
+                if self.failure == "disk" and self.backlog:
+                    self._retry()          # one last try: the disk may have room again by now
                 return
             if kind == _WAKE:
                 if op is not None:

@@ -17,6 +17,7 @@ import os
 
 from rig.layout import RigLayout
 from rig.trace import TraceHeader, TraceWriter
+from rig.trace.writer import TraceLost
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,9 @@ class SessionTraceRecorder:
                 self._writer.maybe_flush()
         except OSError as exc:
             path = session_trace_path(self.data_dir, self._key or event.get("key", "?"))
-            self.problem = (f"recording the session's raw trace {path} failed ({exc.strerror or exc}); "
-                            "the session goes on, and is kept in the history, without it")
+            what = exc.strerror if isinstance(exc, TraceLost) else \
+                f"recording the session's raw trace {path} failed ({exc.strerror or exc})"
+            self.problem = f"{what}; the session goes on, and is kept in the history, without it"
             log.error("%s", self.problem)
             writer, self._writer = self._writer, None
             self.failed = True

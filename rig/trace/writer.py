@@ -56,6 +56,7 @@ class TraceWriter:
         self._last_t = 0.0
         self.samples = 0
         self.restored = 0       # times the file was deleted under the writer and put back whole
+        self.lost = False       # deleted and could not be put back: nothing more is tried
         self._out.write(orjson.dumps(header.to_json()) + b"\n")
         self.flush()
 
@@ -90,7 +91,7 @@ class TraceWriter:
         if self._gz is not None:
             self._gz.flush(zlib.Z_SYNC_FLUSH)
         self._raw.flush()
-        if os.fstat(self._raw.fileno()).st_nlink == 0:
+        if not self.lost and os.fstat(self._raw.fileno()).st_nlink == 0:
             self._restore()
         self._sync()
         self._last_flush = self._clock()
@@ -115,6 +116,7 @@ class TraceWriter:
                         pass
                     raise
         except OSError as exc:
+            self.lost = True
             raise TraceLost(exc.errno, f"the trace {self.path} was deleted while it was recorded and cannot "
                                        f"be put back ({exc.strerror or exc})") from exc
         if self._gz is not None:
@@ -140,7 +142,7 @@ class TraceWriter:
         if self._gz is not None:
             self._gz.close()
         self._raw.flush()
-        if os.fstat(self._raw.fileno()).st_nlink == 0:
+        if not self.lost and os.fstat(self._raw.fileno()).st_nlink == 0:
             self._restore()
         self._sync()
         self._raw.close()
