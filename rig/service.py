@@ -287,6 +287,8 @@ class Service:
             self.mqtt.close()            # after the bus delivered session_ended: then "offline"
         if self.buzzer is not None:
             self.buzzer.close()
+        if self.history is not None:
+            self.history.close()
         if self.store is not None:
             self.store.close()
         summary = self.engine.final_summary

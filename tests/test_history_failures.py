@@ -188,6 +188,23 @@ def test_sessions_wait_while_the_history_is_read_only_and_go_in_when_it_works(ri
     assert any("history available again" in rec.getMessage() for rec in caplog.records)
 
 
+def test_sessions_still_waiting_at_stop_are_named_with_their_traces(rigs, caplog):
+    r = rigs()
+    r.service.store._writer.conn.execute("PRAGMA query_only = 1")     # and it stays so to the end
+    r.service.commands.start_session()
+    r.climb()
+    r.service.commands.stop_session()
+    wait_for(lambda: r.service.history.waiting_sessions == 1 and
+             next(iter(r.service.history._waiting.values()))["end"] is not None, "the ended session waits")
+    key = next(iter(r.service.history._waiting))
+    caplog.set_level(logging.ERROR)
+    r.stop()
+    lost = [rec.getMessage() for rec in caplog.records if "waited for the history and are not saved" in rec.getMessage()]
+    assert len(lost) == 1 and key in lost[0]
+    trace = os.path.join(r.config.data_dir, "sessions", f"{key}.jsonl.gz")
+    assert trace in lost[0] and os.path.getsize(trace) > 0          # the steps are in the raw trace
+
+
 def test_writes_queued_when_the_disk_fails_are_kept_and_saved_when_it_works(tmp_path):
     with HistoryStore.open(str(tmp_path)) as store:
         athlete = store.ensure_default_athlete("Ann", 60.0)

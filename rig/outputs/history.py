@@ -160,6 +160,17 @@ class HistoryRecorder:
     def waiting_sessions(self) -> int:
         return len(self._waiting)
 
+    def close(self) -> None:
+        """At stop (after the bus): the sessions that still wait go in if the history works now;
+        those that cannot are named in the log, with where their raw traces are."""
+        if self._waiting and self.store.available:
+            self._save_waiting()
+        if self._waiting:
+            from rig.outputs.session_traces import session_trace_path
+            log.error("%d sessions waited for the history and are not saved in it; their raw traces keep "
+                      "them (stairrig replay TRACE): %s", len(self._waiting),
+                      ", ".join(session_trace_path(self.data_dir, key) for key in self._waiting))
+
     def _files_changed(self) -> bool:
         """Whether the database or its write-ahead log changed since the last look (a command
         line's request or athlete, or the rig's own writes): two stats instead of a transaction."""
