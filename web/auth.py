@@ -17,13 +17,9 @@ service does not log the coach out; an unwritable data directory falls back
 to a key in memory (logins then end with the process). A login lasts
 ``AUTH_TTL_S`` and ends when the PIN is changed.
 
-A login is also known on the server (``LoginRegistry``): the cookie carries
-a random login id, and the panel keeps the ids of the logins that are open
-(their SHA-256, never the ids) in ``<data_dir>/panel-logins.json`` (0600).
-Logging out removes the id, so every copy of that cookie is refused at once;
-a restart of the service keeps the logins that were open (and not the ones
-that ended). A missing, unreadable or damaged file ends every login: the
-safe side.
+A login is also known on the server (``web.logins.LoginRegistry``): the
+cookie carries a random login id that logging out ends for every copy of
+the cookie.
 """
 
 from __future__ import annotations
@@ -32,7 +28,6 @@ import functools
 import hashlib
 import hmac
 import ipaddress
-import json
 import logging
 import os
 import secrets
@@ -44,12 +39,11 @@ from typing import Callable
 from flask import Flask, current_app, request, session
 
 from web.errors import error
+from web.logins import LoginRegistry
 
 log = logging.getLogger(__name__)
 
 SECRET_FILE = "panel-secret"
-LOGINS_FILE = "panel-logins.json"
-MAX_LOGINS = 64                     # open at once; the oldest ends first beyond it
 AUTH_TTL_S = 3600.0                 # a PIN login lasts an hour
 MAX_WRONG_PINS = 5                  # in a row; then the login is refused for LOCKOUT_S
 LOCKOUT_S = 30.0
@@ -102,77 +96,7 @@ def load_secret_key(data_dir: str) -> bytes:
     return key
 
 
-# -- logins known on the server ------------------------------------------------------
-
-def _digest(login_id: str) -> str:
-    return hashlib.sha256(login_id.encode()).hexdigest()
-
-
-class LoginRegistry:
-    """The open logins, by the digest of their id, with when each ends (wall clock);
-    kept in ``<data_dir>/panel-logins.json`` so that a restart keeps them."""
-
-    def __init__(self, data_dir: str):
-        self.path = os.path.join(data_dir, LOGINS_FILE)
-        self._lock = threading.Lock()
-        self._open: dict[str, float] = self._load()
-        self._warned = False
-
-    def _load(self) -> dict[str, float]:
-        try:
-            with open(self.path, "rb") as f:
-                data = json.loads(f.read(64 * 1024).decode("utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            log.warning("cannot read the panel's logins %s (%s): every login has ended", self.path, exc)
-            return {}
-        if not isinstance(data, dict):
-            return {}
-        now = wall_clock()
-        return {k: float(v) for k, v in list(data.items())[-MAX_LOGINS:]
-                if isinstance(k, str) and len(k) == 64 and isinstance(v, (int, float)) and v > now}
-
-    def _save(self) -> None:
-        tmp = self.path + ".tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(self._open, f)
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            if not self._warned:
-                self._warned = True
-                log.warning("cannot keep the panel's logins in %s (%s); logins will end when the service "
-                            "stops", self.path, exc)
-            try:
-                os.remove(tmp)
-            except OSError:
-                pass
-
-    def add(self) -> str:
-        """A new login's id (for the cookie)."""
-        login_id = secrets.token_urlsafe(24)
-        now = wall_clock()
-        with self._lock:
-            self._open = {k: v for k, v in self._open.items() if v > now}
-            while len(self._open) >= MAX_LOGINS:
-                self._open.pop(min(self._open, key=self._open.get))
-            self._open[_digest(login_id)] = now + AUTH_TTL_S
-            self._save()
-        return login_id
-
-    def is_open(self, login_id: str) -> bool:
-        with self._lock:
-            return _digest(login_id) in self._open
-
-    def end(self, login_id: str) -> None:
-        with self._lock:
-            if self._open.pop(_digest(login_id), None) is not None:
-                self._save()
-
-
-def _logins() -> LoginRegistry:
+def _logins():
     return current_app.extensions["stairrig"].logins
 
 
@@ -363,7 +287,8 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SECURE=False,        # the panel is plain HTTP on the local network
     )
     app.extensions["stairrig"].throttle = LoginThrottle()
-    app.extensions["stairrig"].logins = LoginRegistry(data_dir)
+    # the clock is looked up at each call: a test that moves wall_clock moves it too
+    app.extensions["stairrig"].logins = LoginRegistry(data_dir, AUTH_TTL_S, clock=lambda: wall_clock())
     app.before_request(check_host)
     app.before_request(check_csrf)
     app.register_error_handler(AccessDenied, _denied)
