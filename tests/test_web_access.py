@@ -346,3 +346,17 @@ def test_logout_ends_every_copy_of_the_cookie_even_after_a_restart(app, client, 
     assert stat.S_IMODE(os.stat(Path(service.config.data_dir) / "panel-logins.json").st_mode) == 0o600
     cookie = client.get_cookie("stairrig_session").value
     assert not any(k in cookie for k in logins)
+
+
+@pytest.mark.parametrize("damage", [b"", b"{not json", b"[1, 2]", b'{"' + b"a" * 64 + b'": 1e999}',
+                                    b'{"' + b"b" * 64 + b'": ' + b"9" * 400 + b"}", b"[" * 100_000])
+def test_a_damaged_logins_file_ends_every_login_and_nothing_else(service, client, caplog, damage):
+    login(client)
+    cookie = client.get_cookie("stairrig_session").value
+    (Path(service.config.data_dir) / "panel-logins.json").write_bytes(damage)
+    again = create_app(service.config, service).test_client()     # the service restarts
+    again.set_cookie("stairrig_session", cookie)
+    assert again.get("/api/status").get_json()["authorised"] is False
+    assert login(again).status_code == 200                           # a new login works, and is kept
+    assert again.get("/api/status").get_json()["authorised"] is True
+    assert "Traceback" not in caplog.text

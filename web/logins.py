@@ -48,16 +48,15 @@ class LoginRegistry:
         try:
             with open(self.path, "rb") as f:
                 data = json.loads(f.read(64 * 1024).decode("utf-8"))
+            now = self.clock()
+            return {k: float(v) for k, v in list(data.items())[-MAX_LOGINS:]
+                    if isinstance(k, str) and len(k) == 64 and type(v) in (int, float) and now < v < now + self.ttl_s}
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as exc:
-            log.warning("cannot read the panel's logins %s (%s): every login has ended", self.path, exc)
+        except (OSError, ValueError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
+            log.warning("cannot read the panel's logins %s (%s): every login has ended", self.path,
+                        type(exc).__name__)
             return {}
-        if not isinstance(data, dict):
-            return {}
-        now = self.clock()
-        return {k: float(v) for k, v in list(data.items())[-MAX_LOGINS:]
-                if isinstance(k, str) and len(k) == 64 and isinstance(v, (int, float)) and v > now}
 
     def _save(self) -> None:
         tmp = self.path + ".tmp"
