@@ -36,13 +36,23 @@ def main() -> None:
     rig = SimulatedRig(config, speed=1.0)
     service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="bench")
     left = {}
-    publish = service.bus.publish
+    publish, publish_all = service.bus.publish, service.bus.publish_all
+
+    def note_steps(events):
+        now = time.monotonic()
+        for event in events:
+            if event["type"] == "step":
+                left[event["steps"]] = now
 
     def timed_publish(event):
-        if event["type"] == "step":
-            left[event["steps"]] = time.monotonic()
+        note_steps((event,))
         publish(event)
-    service.engine.bus = type("TimedBus", (), {"publish": staticmethod(timed_publish)})()
+
+    def timed_publish_all(events):      # the engine hands samples, tick and summary over as one batch
+        note_steps(events)
+        publish_all(events)
+    service.engine.bus = type("TimedBus", (), {"publish": staticmethod(timed_publish),
+                                               "publish_all": staticmethod(timed_publish_all)})()
     service.start()
     rig.set_sample("rail.left.touch", 1)
     rig.set_sample("rail.left.force", 0.6)
