@@ -98,18 +98,26 @@ def check_values(zero_offset: object, scale_n: object) -> str | None:
     return None
 
 
+MAX_CALIBRATION_CHARS = 1 << 20
+
+
 def read_calibration(data_dir: str) -> CalibrationFile:
     """The file's entries (none when there is no file); CalibrationError when it cannot be used at all."""
     path = calibration_path(data_dir)
     try:
         with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+            text = fh.read(MAX_CALIBRATION_CHARS + 1)     # never a whole file of any size in memory
     except FileNotFoundError:
         return CalibrationFile({})
     except (OSError, UnicodeDecodeError) as exc:
         raise CalibrationError(f"{path}: cannot read the calibration file: {exc}") from None
+    if len(text) > MAX_CALIBRATION_CHARS:
+        raise CalibrationError(f"{path}: not a calibration file (over {MAX_CALIBRATION_CHARS // 1024} KB; "
+                               f"one holds a few lines a channel)")
     try:
         doc = json.loads(text)
+    except RecursionError:
+        raise CalibrationError(f"{path}: not a calibration file (values nested too deep)") from None
     except json.JSONDecodeError as exc:
         raise CalibrationError(f"{path}: not a calibration file (invalid JSON: {exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:

@@ -17,6 +17,7 @@ import math
 import re
 from concurrent.futures import TimeoutError as FutureTimeout
 
+from rig.limits import ADDED_LOAD_KG, PLANNED_FLIGHTS
 from rig.progression import drill as progression_drill
 from rig.progression import first_level
 from rig.progression import level as level_of
@@ -26,8 +27,8 @@ from rig.trace.header import FACINGS, GRIPS
 log = logging.getLogger(__name__)
 
 _WAIT_S = 3.0
-MAX_PLANNED_FLIGHTS = 200
-MAX_ADDED_LOAD_KG = 50.0
+MAX_PLANNED_FLIGHTS = PLANNED_FLIGHTS[1]     # the configuration's bounds (rig/limits.py)
+MAX_ADDED_LOAD_KG = ADDED_LOAD_KG[1]
 MAX_NAME_CHARS = 100  # an athlete's name (the history's bound)
 WHO_CHARS = 40        # who pressed "I'm OK" or raised a test alarm, as the events keep it
 _MAX_ID = 2**63 - 1   # SQLite's largest integer

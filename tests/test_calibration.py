@@ -163,6 +163,8 @@ def test_the_file_overrides_the_configuration_for_its_channels(tmp_path):
     ({"format": FORMAT, "version": 99, "channels": {}}, "newer stairrig"),
     ({"format": FORMAT, "version": "one", "channels": {}}, "no valid version"),
     ({"format": FORMAT, "version": 1, "channels": []}, 'no "channels" object'),
+    ("[" * 100_000 + "]" * 100_000, "nested too deep"),
+    ('{"format": "' + "x" * (1 << 20) + '"}', "over 1024 KB"),
 ])
 def test_a_broken_or_foreign_file_is_logged_ignored_and_left_alone(tmp_path, caplog, content, words):
     config = config_for(LAYOUT, str(tmp_path))

@@ -110,8 +110,10 @@ def test_a_history_truncated_while_the_service_runs_is_reported_and_the_api_answ
     os.truncate(r.service.store.path, 0)           # what the hostile test did
     wait_for(lambda: get_json(url + "/healthz")[1]["history"]["available"] is False,
              "/healthz says the history is unavailable")
-    status, body = get_json(url + "/api/status")
-    assert body["history"]["available"] is False
+    for path in ("/api/status", "/healthz"):       # each says why, in the words the log uses
+        history = get_json(url + path)[1]["history"]
+        assert history["available"] is False and "truncated" in history["error"], (path, history)
+    assert get_json(url + "/healthz")[0] == 200    # the rig counts on: healthy, the history a problem
     status, body = get_json(url + "/api/sessions")
     assert status == 503 and "truncated" in body["error"] and r.service.store.path in body["error"]
     assert "history unavailable: history unavailable" not in body["error"]

@@ -34,7 +34,7 @@ LAYOUT = RigLayout(treads=3, riser_m=0.17, rails={"left": ("touch", "force"), "r
 def make_config(data_dir: str, *, pin: str | None = PIN, threads: int = 16, **web):
     config = config_for(LAYOUT, data_dir, adc={},
                         web={"enabled": False, "threads": threads, **({"pin": pin} if pin else {}), **web})
-    # a password as ``--mqtt mqtt://user:pass@host`` gives it (never in the file); the client stays off
+    # a password as STAIRRIG_MQTT_URL (never --mqtt, never the file) gives it; the client stays off
     mqtt = dataclasses.replace(config.mqtt, enabled=False, username="coach", password=MQTT_PASSWORD)
     return dataclasses.replace(config, mqtt=mqtt)
 

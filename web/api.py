@@ -56,9 +56,13 @@ def _mqtt_status() -> dict | None:
     return {"connected": bool(mqtt.connected), "queued": mqtt.queued, "dropped": mqtt.dropped}
 
 
-def _history_available() -> bool:
-    s = service().store
-    return s is not None and s.available
+def _storage() -> dict:
+    """The history's and the raw traces' health, as status.json, ``stairrig status`` and MQTT say it."""
+    health = service().storage_health()
+    history = health["history"]
+    return {"history": {"available": bool(history.get("available")), "error": history.get("error"),
+                        "waiting_sessions": history.get("waiting_sessions", 0)},
+            "traces": health["traces"]}
 
 
 @bp.get("/status")
@@ -68,7 +72,7 @@ def status():
         "state": service().live.snapshot(),
         "healthy": service().healthy(),
         "mqtt": _mqtt_status(),
-        "history": {"available": _history_available()},
+        **_storage(),
         "version": panel().version,
         "units": cfg.web.units,
         "rig": cfg.layout.to_header(),
@@ -85,7 +89,7 @@ def healthz():
     shutting_down = p.hub.closing()
     ok = engine_ok and not shutting_down
     body = {"ok": ok, "engine": engine_ok, "shutting_down": shutting_down,
-            "history": {"available": _history_available()},
+            **_storage(),
             "threads": p.config.web.threads, **p.hub.stats()}
     return jsonify(body), 200 if ok else 503
 

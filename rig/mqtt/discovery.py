@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rig.commands import MAX_ADDED_LOAD_KG, MAX_PLANNED_FLIGHTS
 from rig.mqtt.entity_ids import default_entity_id
 from rig.mqtt.events import EVENT_TYPES
 from rig.mqtt.topics import Topics
@@ -40,8 +41,6 @@ EVENT_ICONS = {"grab": "mdi:hand-back-right-outline", "stall": "mdi:timer-sand",
                "fall_acknowledged": "mdi:account-check", "session_started": "mdi:play-circle",
                "session_ended": "mdi:stop-circle"}
 CADENCE_EXPIRE_S = 60
-MAX_PLANNED_FLIGHTS = 200
-MAX_ADDED_LOAD_KG = 50.0
 MAX_STATE_CHARS = 255          # Home Assistant refuses a longer state
 
 
