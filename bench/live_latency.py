@@ -22,7 +22,7 @@ from dataclasses import replace
 from rig.config import example_config_path, load_config
 from rig.service import Service
 from rig.sim.mockrig import SimulatedRig
-from stepping import walk  # bench/stepping.py (this folder is on sys.path)
+from stepping import time_steps_leaving_engine, walk  # bench/stepping.py (this folder is on sys.path)
 
 
 def main() -> None:
@@ -35,24 +35,7 @@ def main() -> None:
                      web=replace(config.web, enabled=False))
     rig = SimulatedRig(config, speed=1.0)
     service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="bench")
-    left = {}
-    publish, publish_all = service.bus.publish, service.bus.publish_all
-
-    def note_steps(events):
-        now = time.monotonic()
-        for event in events:
-            if event["type"] == "step":
-                left[event["steps"]] = now
-
-    def timed_publish(event):
-        note_steps((event,))
-        publish(event)
-
-    def timed_publish_all(events):      # the engine hands samples, tick and summary over as one batch
-        note_steps(events)
-        publish_all(events)
-    service.engine.bus = type("TimedBus", (), {"publish": staticmethod(timed_publish),
-                                               "publish_all": staticmethod(timed_publish_all)})()
+    left = time_steps_leaving_engine(service)
     service.start()
     rig.set_sample("rail.left.touch", 1)
     rig.set_sample("rail.left.force", 0.6)

@@ -26,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import deque
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from rig.config import MqttConfig, WebConfig, example_config_path, load_config  # noqa: E402
 from rig.service import Service  # noqa: E402
 from rig.sim.mockrig import SimulatedRig  # noqa: E402
-from stepping import walk  # bench/stepping.py (this folder is on sys.path)
+from stepping import time_steps_leaving_engine, walk  # bench/stepping.py (this folder is on sys.path)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -110,20 +109,7 @@ def main() -> None:
 
     rig = SimulatedRig(config, speed=1.0)
     service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="bench")
-    # gpiozero's MockPin keeps every edge it ever saw; the MCP3008 over the mock SPI bus makes about
-    # 5,600 a second, and the garbage collector's full passes over them grow to tens of ms within a
-    # minute: an artifact of the mock, not of the rig. Keep the last 64, as the simulator's
-    # VirtualMockPin does.
-    for pin in rig.factory.pins.values():
-        pin.states = deque(pin.states, maxlen=64)
-    engine_left: dict[int, float] = {}
-    publish = service.bus.publish
-
-    def timed_publish(event):
-        if event["type"] == "step":
-            engine_left[event["steps"]] = time.monotonic()
-        publish(event)
-    service.engine.bus = type("TimedBus", (), {"publish": staticmethod(timed_publish)})()
+    engine_left = time_steps_leaving_engine(service)
     handed: dict[int, float] = {}        # the state with step k handed to paho
     paho_publish = service.mqtt._client.publish
 

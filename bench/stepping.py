@@ -29,3 +29,31 @@ def walk(rig, treads: int, steps: int, *, period_s: float = 0.35,
         previous = tread
         pause.wait(max(0.0, period_s - 0.2))  # a released tread stays free longer than the 60 ms bridging
     return edges
+
+
+def time_steps_leaving_engine(service) -> dict[int, float]:
+    """Put a bus in front of the service's bus that notes ``time.monotonic()`` when the engine
+    hands each step event over, alone (``publish``) or in its batches (``publish_all``); returns
+    the step number -> time mapping it fills."""
+    left: dict[int, float] = {}
+    bus = service.bus
+
+    def note(events) -> None:
+        now = time.monotonic()
+        for event in events:
+            if event["type"] == "step":
+                left[event["steps"]] = now
+
+    class TimedBus:
+        @staticmethod
+        def publish(event: dict) -> None:
+            note((event,))
+            bus.publish(event)
+
+        @staticmethod
+        def publish_all(events: list[dict]) -> None:
+            note(events)
+            bus.publish_all(events)
+
+    service.engine.bus = TimedBus()
+    return left
