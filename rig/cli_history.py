@@ -31,11 +31,13 @@ def add_parsers(sub, number_types) -> None:
     p.add_argument("--limit", type=int, default=50)
     p = ss.add_parser("show", help="one session with its flights and events"); where(p)
     p.add_argument("id", type=int)
-    p = ss.add_parser("export", help="one session or the whole history as CSV or JSON, or a raw trace"); where(p)
+    p = ss.add_parser("export", help="one session or the whole history as CSV or JSON, a session as a FIT "
+                      "activity (Garmin Connect, Strava, intervals.icu), or a raw trace"); where(p)
     p.add_argument("id", type=int, nargs="?", help="a session (default: the whole history)")
-    p.add_argument("--format", choices=("csv", "json", "trace"), default="json")
+    p.add_argument("--format", choices=("csv", "json", "fit", "trace"), default="json")
     p.add_argument("--athlete", help="only this athlete's sessions")
-    p.add_argument("--out", help="the file to write (default: standard output; required for a trace)")
+    p.add_argument("--out", help="the file to write (default: standard output; required for a trace; for FIT "
+                   "stairrig-DATE-ID.fit in the current directory, or in --out when it is a directory)")
     p = ss.add_parser("start", help="start a session now (the running rig takes it within 2 s)"); where(p)
     p = ss.add_parser("stop", help="end the current session (the running rig takes it within 2 s)"); where(p)
     p = ss.add_parser("notes", help="the athlete's own notes on a session"); where(p)
@@ -206,6 +208,8 @@ def _export(args, store, export_history_json, export_session_json, export_sessio
         if athlete is None:
             return _fail(f"no athlete named {args.athlete!r}")
         athlete_id = athlete["id"]
+    if args.format == "fit":
+        return _export_fit(args, store, athlete_id)
     if args.format == "trace":
         if args.id is None or not args.out:
             return _fail("a trace export needs a session id and --out FILE")
@@ -235,6 +239,40 @@ def _export(args, store, export_history_json, export_session_json, export_sessio
     return 0
 
 
+def _export_fit(args, store, athlete_id) -> int:
+    from rig.history.export import export_session_fit
+    if args.id is None:
+        return _fail("a FIT export needs a session id (one session is one activity): "
+                     "stairrig sessions export ID --format fit")
+    session = store.session(args.id)
+    if session is None:
+        return _fail(f"no session {args.id}")
+    if athlete_id is not None and session["athlete_id"] != athlete_id:
+        return _fail(f"session {args.id} is not {args.athlete!r}'s")
+    body, name = export_session_fit(store, args.id)       # before opening --out: never empty a file for nothing
+    if args.out == "-":
+        if sys.stdout.isatty():
+            return _fail("a FIT file is binary: give --out FILE, or send standard output to a file or a program")
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+        return 0
+    path = args.out or name
+    if os.path.isdir(path):
+        path = os.path.join(path, name)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(body)
+        os.replace(tmp, path)
+    except OSError as exc:
+        return _fail(f"cannot write {path}: {exc.strerror or exc}")
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    print(f"wrote {path} ({len(body)} bytes): import it into Garmin Connect, Strava or intervals.icu")
+    return 0
+
+
 def _pct(x) -> str:
     return "-" if x is None else f"{100 * x:.0f}%"
 
@@ -254,7 +292,7 @@ def _sessions_table(rows) -> str:
 def _session_text(s) -> str:
     from rig.report import format_summary
     head = escaped(f"session {s['id']}, {s['started_at']} ({s.get('status')}), level {s.get('level') or '-'}")
-    text = format_summary(s["summary"], title=head) if s.get("summary") else head
+    text = format_summary(s["summary"], title=head, t_from="the session start") if s.get("summary") else head
     flights = s.get("flights") or []
     if flights:
         text += "\n\nflight  dir   time    steps  cadence"

@@ -3,7 +3,8 @@
 Rows are the store's (``HistoryStore.sessions`` / ``session``) with one
 change: the raw trace's path on the Pi's disk becomes ``has_trace`` (the
 browser needs to know there is one, not where it lives; it downloads it as
-``export.jsonl.gz``).
+``export.jsonl.gz``). ``export.fit`` is an ended session as a FIT activity
+file, for Garmin Connect, Strava and intervals.icu (``rig/fit``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 
 from flask import Blueprint, Response, jsonify, send_file
 
-from rig.history.export import export_session_json, export_sessions_csv
+from rig.history.export import export_session_fit, export_session_json, export_sessions_csv
 from web import auth
 from web.api import store
 from web.errors import error, json_body, query_int
@@ -26,7 +27,7 @@ bp = Blueprint("api_sessions", __name__, url_prefix="/api/sessions")
 
 PAGE_DEFAULT = 50
 PAGE_MAX = 500
-EXPORT_FORMATS = ("json", "csv", "jsonl.gz")
+EXPORT_FORMATS = ("json", "csv", "fit", "jsonl.gz")
 
 
 def _public(row: dict) -> dict:
@@ -83,9 +84,16 @@ def export(session_id: int, fmt: str):
     if fmt not in EXPORT_FORMATS:
         return error(f"unknown export format {fmt[:20]!r}; formats: {', '.join(EXPORT_FORMATS)}", 404)
     s = store()
-    if s.session(session_id) is None:
+    row = s.session(session_id)
+    if row is None:
         return _unknown(session_id)
     name = f"stairrig-session-{session_id}"
+    if fmt == "fit":
+        try:        # a session still running is refused (ValueError), as is one deleted meanwhile
+            body, filename = export_session_fit(s, session_id)
+        except ValueError as exc:
+            return _unknown(session_id) if s.session(session_id) is None else error(str(exc), 409)
+        return _attachment(body, filename, "application/vnd.ant.fit")
     if fmt == "json":
         body = json.dumps(export_session_json(s, session_id), ensure_ascii=False, indent=1, default=str)
         return _attachment(body.encode(), f"{name}.json", "application/json")
@@ -93,7 +101,7 @@ def export(session_id: int, fmt: str):
         out = io.StringIO(newline="")
         export_sessions_csv(s, out, session_id=session_id)
         return _attachment(out.getvalue().encode(), f"{name}.csv", "text/csv; charset=utf-8")
-    trace = s.session(session_id)["trace_path"]
+    trace = row["trace_path"]
     if not trace or not os.path.isfile(trace):
         return error(f"session {session_id} has no raw trace (not recorded, or pruned to save space)", 404)
     return send_file(trace, mimetype="application/gzip", as_attachment=True, download_name=f"{name}.jsonl.gz",

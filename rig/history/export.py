@@ -1,8 +1,9 @@
-"""Getting the history out, and back: CSV and JSON exports, the raw trace, backup and restore.
+"""Getting the history out, and back: CSV, JSON and FIT exports, the raw trace, backup and restore.
 
 The athlete owns their data: one session or the whole history (of one
-athlete or of everyone) as JSON, the sessions as CSV for a spreadsheet, the
-raw trace of a session as recorded, and a backup of the whole history to one
+athlete or of everyone) as JSON, the sessions as CSV for a spreadsheet, one
+session as a FIT activity file for Garmin Connect, Strava or intervals.icu
+(``rig/fit``), the raw trace of a session as recorded, and a backup of the whole history to one
 SQLite file, made with SQLite's backup API (a consistent copy while the rig
 is writing), which ``restore`` puts back.
 
@@ -24,6 +25,8 @@ import shutil
 import sqlite3
 from typing import IO, Any
 
+from rig import __version__
+from rig.fit import session_fit
 from rig.history import schema
 from rig.history.schema import FILENAME
 from rig.history.store import HistoryStore, HistoryUnavailable, is_locked, utc_now
@@ -155,6 +158,27 @@ def _text_out(target, newline: str | None = None):
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+
+
+# -- FIT ---------------------------------------------------------------------------
+
+def export_session_fit(store: HistoryStore, session_id: int) -> tuple[bytes, str]:
+    """One ended session as a FIT activity file: its bytes and a file name for it,
+    ``stairrig-<local date>-<id>.fit``. ValueError when there is no such session or
+    it is still running."""
+    session = store.session(session_id)
+    if session is None:
+        raise ValueError(f"there is no session {session_id}")
+    start = dt.datetime.fromisoformat(session["started_at"])
+    local = start.astimezone()          # this machine's time zone, as the panel shows times
+    offset = local.utcoffset()
+    body = session_fit(session, utc_offset_s=int(offset.total_seconds()) if offset else 0,
+                       software_version=__version__)
+    return body, fit_filename(session_id, local)
+
+
+def fit_filename(session_id: int, local_start: dt.datetime) -> str:
+    return f"stairrig-{local_start:%Y-%m-%d}-{session_id}.fit"
 
 
 # -- the raw trace -------------------------------------------------------------------
@@ -343,5 +367,5 @@ def _remove_quietly(path: str) -> None:
         os.remove(path)
 
 
-__all__ = ["export_session_json", "export_sessions_csv", "export_history_json", "export_trace",
+__all__ = ["export_session_json", "export_sessions_csv", "export_history_json", "export_session_fit", "export_trace",
            "backup", "restore", "CSV_COLUMNS"]

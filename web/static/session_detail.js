@@ -12,6 +12,7 @@ const id = document.body.dataset.sessionId;
 const EXPORTS = [
   ['json', 'Session (JSON)'],
   ['csv', 'Figures (CSV)'],
+  ['fit', 'Export for Garmin/Strava (FIT)'],
   ['jsonl.gz', 'Raw trace'],
 ];
 const EVENT_WORDS = {
@@ -121,7 +122,7 @@ function renderNotes(s) {
 
 function renderExports(s) {
   document.getElementById('export-buttons').replaceChildren(...EXPORTS
-    .filter(([fmt]) => fmt !== 'jsonl.gz' || s.has_trace)
+    .filter(([fmt]) => (fmt !== 'jsonl.gz' || s.has_trace) && (fmt !== 'fit' || s.status !== 'open'))
     .map(([fmt, label]) => el('a', { class: 'button', href: `/api/sessions/${id}/export.${fmt}`, download: '' }, label)));
 }
 
