@@ -42,11 +42,15 @@ ensure_python() {
     fi
     rm -f "$VENV"/.installed-*
   fi
-  local stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
-  if [ ! -e "$stamp" ]; then
-    "$VENV/bin/python" -m pip install -q -e ".[test]"
+  # the demo needs stairrig alone, the tests their tools too (a .installed-HASH-test stamp covers both)
+  local hash stamp
+  hash=$(sha1sum pyproject.toml | cut -c1-12)
+  stamp="$VENV/.installed-$hash${1:+-$1}"
+  if [ ! -e "$stamp" ] && { [ -n "${1:-}" ] || [ ! -e "$VENV/.installed-$hash-test" ]; }; then
+    "$VENV/bin/python" -m pip install -q -e ".${1:+[$1]}"
     rm -f "$VENV"/.installed-*
     touch "$stamp"
+    echo "dev.sh: the stairrig command is $PWD/$VENV/bin/stairrig (. $VENV/bin/activate puts it on the PATH)" >&2
   fi
 }
 
@@ -77,14 +81,14 @@ case "$cmd" in
     exec "$VENV/bin/stairrig" demo "$@"
     ;;
   test|tests)
-    ensure_python
+    ensure_python test
     # the tests start their own Mosquitto on a free port and drive Debian's Chromium
     apt_install mosquitto chromium
     ensure_home_assistant
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   bench)
-    ensure_python
+    ensure_python test
     "$VENV/bin/python" bench/replay_speed.py
     "$VENV/bin/python" bench/live_latency.py
     "$VENV/bin/python" bench/history_queries.py

@@ -1,4 +1,5 @@
-"""The ``stairrig`` command line: replay, simulate, demo, run, check-config."""
+"""The ``stairrig`` command line: replay, simulate, run, check-config; the demo (``rig.cli_demo``), the
+history (``rig.cli_history``) and status (``rig.cli_status``) in their own modules."""
 
 from __future__ import annotations
 
@@ -6,16 +7,16 @@ import argparse
 import json
 import logging
 import os
-import re
-import signal
 import sys
-import tempfile
 import threading
 
 from rig import __version__
-from rig import cli_history, cli_status, logsafe
+from rig import cli_demo, cli_history, cli_status, logsafe
 from rig.cli_common import load_config_or_exit
+from rig.cli_live import MQTT_HELP, config_with_network, print_live, run_until_stopped, stop_on_signals
 from rig.limits import WEIGHT_KG
+
+_print_live = print_live   # its name before rig/cli_live.py
 
 log = logging.getLogger("stairrig")
 
@@ -34,17 +35,9 @@ def _number(low: float, high: float, what: str):
     return parse
 
 
-MIN_FALL_DEMO_S = 60.0   # a demo with --fall: time to fall and come back
-
 _DURATION = _number(1.0, 86400.0, "a duration in seconds")
 _SPEED = _number(0.01, 1000.0, "a speed")
 _WEIGHT = _number(*WEIGHT_KG, "a body weight in kg")   # the configuration's bounds
-
-
-def _PORT(text: str) -> int:
-    if not re.fullmatch(r"[0-9]{1,5}", text) or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"a port is a whole number from 0 to 65535, not {text!r}")
-    return int(text)
 
 
 # -- replay ---------------------------------------------------------------
@@ -78,7 +71,7 @@ def cmd_replay(args) -> int:
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
-        print(format_summary(summary, title=os.path.basename(args.trace)))
+        print(format_summary(summary, title=os.path.basename(args.trace), t_from="the trace start"))
     return 0
 
 
@@ -108,183 +101,21 @@ def cmd_simulate(args) -> int:
     return 0
 
 
-# -- demo and run ---------------------------------------------------------
-def _alarm_line(event: dict) -> str | None:
-    """The fall alarm's lines that ``format_live_event`` does not give: a test alarm and "I'm OK"."""
-    t = f"{event['t']:8.2f} s"
-    if event["type"] == "fall_suspected" and event.get("test"):
-        return f"{t}  !!! TEST of the fall alarm, raised by {event.get('by')} (not a fall)"
-    if event["type"] == "fall_acknowledged":
-        what = "the test fall alarm" if event.get("test") else "the fall alarm"
-        return f"{t}  {what} ended: {event.get('by')} said \"I'm OK\" after {event.get('after_s', 0):.0f} s"
-    return None
-
-
-def _print_live(min_summary_gap_s: float = 10.0):
-    from rig.report import format_live_event
-    last = {"summary": -1e9}
-
-    def printer(event: dict) -> None:
-        if event["type"] == "summary":
-            if event["t"] - last["summary"] < min_summary_gap_s or not event["summary"]["steps"]:
-                return
-            last["summary"] = event["t"]
-        line = _alarm_line(event) or format_live_event(event)
-        if line:
-            print(line, flush=True)
-    return printer
-
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    """Ctrl-C and systemd's SIGTERM set the stop event; installed before anything starts."""
-    def on_signal(signum, frame):
-        stop.set()
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-
-
-def _run_until_stopped(service, duration_s: float | None, clock) -> bool:
-    """Wait for a signal, the duration, or a dead worker; False if a worker died. A signal sets the
-    stop event and ends the wait at once; the checks run every second (a tenth with a duration)."""
-    stop = service.stop_event
-    every_s = 1.0 if duration_s is None else 0.1
-    while not stop.is_set():
-        if duration_s is not None and clock.now() >= duration_s:
-            break
-        stop.wait(every_s)
-        if not service.healthy():
-            log.error("a worker thread died; stopping")
-            return False
-    return service.engine.error is None
-
-
-def _config_with_network(args, *, demo: bool):
-    """The configuration file, with MQTT from STAIRRIG_MQTT_URL, then ``--mqtt`` (which wins), and
-    the demo's panel on 127.0.0.1; a bad URL ends the command with exit status 2."""
-    from dataclasses import replace
-
-    from rig.config import ConfigError
-    from rig.mqtt.url import apply_mqtt_url, mqtt_url_from_env
-    config = load_config_or_exit(args.config)
-    try:
-        config = mqtt_url_from_env(config, os.environ)
-        if args.mqtt:
-            config = apply_mqtt_url(config, args.mqtt, "--mqtt", allow_password=False)
-    except ConfigError as exc:
-        print(f"stairrig {'demo' if demo else 'run'}: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    if demo:
-        web = replace(config.web, host="127.0.0.1")
-        if args.port is not None:
-            web = replace(web, port=args.port)
-        config = replace(config, web=web)
-    return config
-
-
-def _announce_outputs(service) -> None:
-    if service.panel is not None:
-        print(f"  the panel: {service.panel.url}")
-    mqtt = service.config.mqtt
-    if service.mqtt is not None:
-        print(f"  MQTT: {'mqtts' if mqtt.tls else 'mqtt'}://{mqtt.host}:{mqtt.effective_port}, "
-              f"topics under {service.mqtt.base_topic}/")
-
-
-def cmd_demo(args) -> int:
-    from dataclasses import replace
-
-    from rig.hardware.sensors import SensorError
-    from rig.report import format_summary
-    from rig.config import describe_rig
-    from rig.service import Service
-    from rig.sim import simulate
-    from rig.sim.mockrig import RigDriver, SimulatedRig
-    from rig.sim.scenarios import demo_fall_after_s
-
-    config = _config_with_network(args, demo=True)
-    if args.fall and args.duration < MIN_FALL_DEMO_S:
-        print(f"stairrig demo: --fall needs a demo of at least {MIN_FALL_DEMO_S:g} simulated seconds "
-              f"(--duration), time for the fall and for the athlete to come back", file=sys.stderr)
-        return 2
-    data_dir = args.data_dir or tempfile.mkdtemp(prefix="stairrig-demo-")
-    config = replace(config, data_dir=os.path.abspath(data_dir))
-    fall_after_s = demo_fall_after_s(args.duration) if args.fall else None
-    # show a stall and a grab early in any demo, then now and then
-    try:
-        sim = simulate("demo", seed=args.seed, noise="typical", layout=config.layout,
-                       weight_kg=config.athlete.weight_kg, duration_s=args.duration,
-                       stall_every_s=min(120.0, max(30.0, 0.4 * args.duration)),
-                       grab_every_s=min(150.0, max(40.0, 0.6 * args.duration)), fall_after_s=fall_after_s)
-    except ValueError as exc:  # a rig the demo cannot script, a demo too short for its fall
-        print(f"stairrig demo: {exc}", file=sys.stderr)
-        return 1
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    from rig.calibration import apply_calibration
-    # the simulated load cells read what the saved calibration expects, as real ones would
-    rig = SimulatedRig(apply_calibration(config), speed=args.speed, virtual=True)
-    try:
-        service = Service(config, pin_factory=rig.factory, clock=rig.clock, source="sim", stop=stop)
-    except (SensorError, OSError) as exc:
-        rig.close()
-        print(f"stairrig demo: {exc}", file=sys.stderr)
-        if isinstance(exc, OSError) and config.web.enabled:
-            print(f"  (is port {config.web.port} taken? choose another with --port)", file=sys.stderr)
-        return 1
-    service.subscribe("console", _print_live(), types={"step", "ascent", "descent", "grip", "grab", "stall",
-                                                       "fall_suspected", "fall_acknowledged", "summary"})
-    # the clock runs on to the demo's end, also on a rig whose last sample comes before it
-    driver = RigDriver(rig, sim.samples, service.stop_event, end_s=args.duration)
-    athlete = service.sessions.athlete
-    print(f"stairrig demo: a simulated athlete on a simulated rig ({describe_rig(config)}; "
-          f"athlete {athlete.name}, {athlete.weight_kg:g} kg)")
-    print(f"  speed x{args.speed:g}, {args.duration:g} s of simulated time; Ctrl-C stops")
-    fall_at_s = next((e["t"] for e in sim.events if e["type"] == "fall_suspected"), None)
-    if fall_at_s is not None:
-        print(f"  the athlete falls once, at {fall_at_s:.0f} s, and comes back a few seconds later; the alarm "
-              f"stays until someone presses \"I'm OK\" (on the panel or in Home Assistant)")
-    if service.recorder is not None:
-        print(f"  recording the raw trace to {service.recorder.path}")
-    _announce_outputs(service)
-    try:
-        service.start()
-        driver.start()
-        healthy = _run_until_stopped(service, args.duration, rig.clock)
-    finally:
-        summary = service.stop()
-        rig.close()
-    if summary:
-        print()
-        print(format_summary(summary, title="demo summary"))
-    if service.recorder is not None:
-        print(f"\nreplay it:  {_this_command()} replay {service.recorder.path}")
-    if service.store is not None:
-        print(f"its sessions:  {_this_command()} sessions list --data-dir {config.data_dir}")
-    return 0 if healthy else 1
-
-
-def _this_command() -> str:
-    """How the user ran stairrig, to suggest the next command."""
-    exe = sys.argv[0]
-    if os.path.basename(exe) == "stairrig":
-        return os.path.abspath(exe) if os.sep in exe else exe
-    return f"{os.path.basename(sys.executable)} -m rig"
-
-
+# -- run ------------------------------------------------------------------
 def cmd_run(args) -> int:
     from rig.config import ConfigError, check_web_host
     from rig.hardware.factory import PinFactoryError
     from rig.hardware.sensors import SensorError
     from rig.service import Service
 
-    config = _config_with_network(args, demo=False)
+    config = config_with_network(args, demo=False)
     try:
         check_web_host(config)     # before anything starts: waitress would fail with a traceback
     except ConfigError as exc:
         print(f"stairrig run: {exc}", file=sys.stderr)
         return 1
     stop = threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop)
     try:
         service = Service(config, stop=stop)
     except (SensorError, PinFactoryError, OSError) as exc:
@@ -292,11 +123,11 @@ def cmd_run(args) -> int:
         return 1
     if service.panel is not None:
         log.info("the panel: %s", service.panel.url)
-    service.subscribe("console", _print_live(60.0), types={"grab", "stall", "fall_suspected", "fall_acknowledged",
-                                                           "summary"})
+    service.subscribe("console", print_live(60.0), types={"grab", "stall", "fall_suspected", "fall_acknowledged",
+                                                          "summary"})
     try:
         service.start()
-        healthy = _run_until_stopped(service, None, service.clock)
+        healthy = run_until_stopped(service, None, service.clock)
     finally:
         service.stop()
     return 0 if healthy else 1  # non-zero so that systemd's Restart=on-failure restarts it
@@ -308,12 +139,6 @@ def cmd_check_config(args) -> int:
 
 
 # -- parser ---------------------------------------------------------------
-_MQTT_HELP = ("publish to this MQTT broker: mqtt://[user@]host[:port] or mqtts://... (overrides "
-              "STAIRRIG_MQTT_URL and [mqtt]). No password here: every user of the machine can read a command "
-              "line. Give it in [mqtt] password_file or password_env, or give the whole URL, password "
-              "included, in the environment: STAIRRIG_MQTT_URL='mqtt://user:password@host'")
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stairrig", description="Instrumented stair training on a Raspberry Pi.")
     p.add_argument("--version", action="version", version=f"stairrig {__version__}")
@@ -338,24 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="simulate the rig of this configuration file")
     s.set_defaults(func=cmd_simulate)
 
-    d = sub.add_parser("demo", help="a simulated athlete on a simulated rig, through the whole service")
-    d.add_argument("--duration", type=_DURATION, default=600.0, help="simulated seconds (default 600: ten minutes to watch the panel)")
-    d.add_argument("--speed", type=_SPEED, default=1.0, help="faster than real time, e.g. 5 (default 1)")
-    d.add_argument("--data-dir", help="where its traces, history and status go (default: a new temporary folder)")
-    d.add_argument("--seed", type=int, default=1)
-    d.add_argument("--config", help="the rig to simulate (default: the packaged rig.example.toml)")
-    d.add_argument("--port", type=_PORT, help="the panel's port on 127.0.0.1 (default 8080; 0: any free port)")
-    d.add_argument("--mqtt", metavar="URL", help=_MQTT_HELP)
-    d.add_argument("--fall", action="store_true",
-                   help="the athlete falls once (both feet leave a middle tread: a suspected fall), on the first "
-                        "climb after 60 simulated seconds (after a third of a demo under 3 minutes; earlier in one "
-                        "too short to come back after it), and comes back a few seconds later; the alarm stays "
-                        "until someone presses \"I'm OK\" (the panel or Home Assistant). Needs --duration 60 or more")
-    d.set_defaults(func=cmd_demo)
+    cli_demo.add_parser(sub, {"duration": _DURATION, "speed": _SPEED})
 
     u = sub.add_parser("run", help="run the rig on real GPIO pins")
     u.add_argument("--config", required=True, help="the rig's configuration file")
-    u.add_argument("--mqtt", metavar="URL", help=_MQTT_HELP)
+    u.add_argument("--mqtt", metavar="URL", help=MQTT_HELP)
     u.set_defaults(func=cmd_run)
 
     cli_history.add_parsers(sub, {"weight": _WEIGHT})

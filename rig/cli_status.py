@@ -71,30 +71,97 @@ def _status_data_dir(path: str) -> str | None:
         return None
 
 
-def main(args) -> int:
+def _duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3 h 05 min``, ``2 days 4 h``."""
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    hours, minutes = divmod(int(minutes), 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} h"
+
+
+def _since(stamp: str, now: dt.datetime) -> float:
+    return (now - dt.datetime.fromisoformat(stamp)).total_seconds()
+
+
+def _not_running(args, message: str, looked_in: list[str], state: str, code: int) -> int:
+    """No status to show: a JSON document with ``--json`` (for scripts), else the message on stderr."""
+    if args.json:
+        print(json.dumps({"state": state, "running": False, "problems": [message], "looked_in": looked_in},
+                         indent=1))
+    else:
+        print(message, file=sys.stderr)
+    return code
+
+
+def _read(args) -> tuple[dict | None, int]:
+    """The status document, or (None, exit status) once the reason is printed."""
     explicit = args.data_dir or args.config
     data_dir = data_dir_from_args(args)
     path = status_path(data_dir)
-    if os.path.exists(RUNTIME_STATUS) and (not explicit or _status_data_dir(RUNTIME_STATUS) == data_dir):
+    runtime = os.path.exists(RUNTIME_STATUS)
+    if runtime and (not explicit or _status_data_dir(RUNTIME_STATUS) == data_dir):
         path = RUNTIME_STATUS   # the installed service's, under systemd
+    looked_in = [path] if explicit or runtime else [RUNTIME_STATUS, path]
+    # where the installed service's status would be, when it is not there
+    no_service = "" if explicit or runtime else (f"no {RUNTIME_STATUS} (the installed service writes it while "
+                                                 "it runs: systemctl status stairrig says why it does not) and ")
     try:
         with open(path) as fh:
-            doc = json.load(fh)
+            return json.load(fh), 0
     except PermissionError:
-        print(f"stairrig status: {path} is not readable by this user; try sudo stairrig status", file=sys.stderr)
-        return 4
+        return None, _not_running(
+            args, f"stairrig status: {no_service}{path} is not readable by this user; sudo stairrig status "
+                  "reads it", looked_in, "unreadable", 4)
     except FileNotFoundError:
-        print(f"stairrig is not running here: no {path} (say where its data is with --data-dir or --config)",
-              file=sys.stderr)
-        return 3
+        where = ("(is this its data directory?)" if explicit else
+                 "(for a stairrig run by hand with another data directory, say which with --data-dir or --config)")
+        return None, _not_running(
+            args, f"stairrig is not running here: {no_service}no {path} {where}", looked_in, "not_running", 3)
     except (OSError, ValueError) as exc:
-        print(f"stairrig status: cannot read {path}: {exc}", file=sys.stderr)
-        return 4
-    state, problems = judge(doc)
-    if args.json:
-        print(json.dumps({"state": state, "problems": problems, **doc}, indent=1))
+        return None, _not_running(args, f"stairrig status: cannot read {path}: {exc}", looked_in, "unreadable", 4)
+
+
+def _print_stopped(doc: dict, now: dt.datetime) -> None:
+    """A stopped service: when it stopped and how long it ran, not live figures."""
+    if doc.get("stopped_at"):
+        ran_s = _since(doc["started_at"], now) - _since(doc["stopped_at"], now)
+        print(f"stairrig: stopped at {doc['stopped_at']} ({_duration(_since(doc['stopped_at'], now))} ago), "
+              f"after running {_duration(ran_s)} (pid {doc['pid']}, started {doc['started_at']})")
     else:
-        print(f"stairrig: {state} (pid {doc['pid']}, up {doc['uptime_s'] / 60:.0f} min, since {doc['started_at']})")
+        print(f"stairrig: stopped without a clean stop (killed, crashed or the power went): pid {doc['pid']} is "
+              f"gone; its last status, {_duration(_since(doc['updated_at'], now))} ago, was written "
+              f"{_duration(_since(doc['started_at'], now) - _since(doc['updated_at'], now))} after its start "
+              f"({doc['started_at']})")
+    print(f"athlete: {escaped(doc['athlete']['name'])}, level {escaped(doc['athlete']['level'])}"
+          + (f"; session {doc['session']} was under way (the next start recovers it)" if doc["session"] else ""))
+    print("sensors: not watched (the service is not running)")
+
+
+def main(args) -> int:
+    doc, code = _read(args)
+    if doc is None:
+        return code
+    now = dt.datetime.now(dt.timezone.utc)
+    state, problems = judge(doc, now)
+    if args.json:
+        extra = {"running": state != "stopped", "up_s": round(_since(doc["started_at"], now))}
+        if state == "stopped":
+            end = doc.get("stopped_at") or doc["updated_at"]
+            extra = {"running": False, "ran_s": round(_since(doc["started_at"], now) - _since(end, now))}
+        print(json.dumps({"state": state, "problems": problems, **extra, **doc}, indent=1))
+        return {"healthy": 0, "unhealthy": 1, "stopped": 3}[state]
+    if state == "stopped":    # its only problem is that it is not running: said here
+        _print_stopped(doc, now)
+    else:
+        print(f"stairrig: {state} (pid {doc['pid']}, up {_duration(_since(doc['started_at'], now))}, "
+              f"since {doc['started_at']})")
         for problem in problems:
             print(f"  ! {problem}")
         print(f"athlete: {escaped(doc['athlete']['name'])}, level {escaped(doc['athlete']['level'])}"
@@ -109,6 +176,6 @@ def main(args) -> int:
                 n = entry["samples"]
                 what = f"{'on' if entry['value'] else 'off'} since {entry['age_s']:.0f} s, {n} edge{'s' if n != 1 else ''}"
             print(f"  {channel:<18} {what}")
-        print(f"data: {doc['data_dir']} (history {doc['history']['path'] or 'unavailable'}; trace {doc['trace']})")
-        print(f"config: {doc['config']}")
+    print(f"data: {doc['data_dir']} (history {doc['history']['path'] or 'unavailable'}; trace {doc['trace']})")
+    print(f"config: {doc['config']}")
     return {"healthy": 0, "unhealthy": 1, "stopped": 3}[state]   # 4: not readable

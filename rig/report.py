@@ -20,8 +20,9 @@ def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.0f} %"
 
 
-def format_summary(summary: dict, title: str | None = None) -> str:
-    """The replay summary as a readable table."""
+def format_summary(summary: dict, title: str | None = None, t_from: str | None = None) -> str:
+    """The replay summary as a readable table; ``t_from`` says where its event times count from
+    (``"the trace start"``, ``"the session start"``)."""
     s = summary
     lines = []
     if title:
@@ -48,7 +49,8 @@ def format_summary(summary: dict, title: str | None = None) -> str:
     counts = Counter(e["type"] for e in s["events"])
     lines.append("")
     lines.append("events           " + (", ".join(f"{n} {t.replace('_', ' ')}" for t, n in sorted(counts.items()))
-                                        or "none"))
+                                        or "none")
+                 + (f"  (t: seconds from {t_from})" if t_from and s["events"] else ""))
     for e in s["events"]:
         detail = ", ".join(f"{k} {v}" for k, v in e.items() if k not in ("t", "type"))
         lines.append(f"  {e['t']:9.3f} s  {e['type'].replace('_', ' ')}" + (f"  ({detail})" if detail else ""))

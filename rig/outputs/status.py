@@ -3,7 +3,10 @@
 Rewritten (atomically) every two seconds: the process, whether every worker
 thread is alive, each channel's last value and when it last changed or was
 sampled, the current session, where the data is, and whether the history and
-the raw traces are being kept (``Service.storage_health``).
+the raw traces are being kept (``Service.storage_health``). The last one,
+written when the service has stopped (its engine finished), also says when:
+``stopped_at``; a status without it whose process is gone is from a service
+that died.
 
 A write that fails (a full disk) leaves no temporary file behind and is
 logged once, not every two seconds; the log says when it works again.
@@ -65,10 +68,11 @@ class StatusWriter:
             channels[channel] = None if entry is None else {
                 "value": entry["value"], "samples": entry["samples"], "age_s": round(now_s - entry["t_s"], 3)}
         storage = svc.storage_health()
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         doc = {
             "pid": os.getpid(),
             "started_at": self.started_at.isoformat(timespec="seconds"),
-            "updated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "updated_at": now,
             "uptime_s": round(now_s, 1),
             "threads": {"engine": svc.engine.is_alive(), "bus": svc.bus.is_alive(),
                         "adc_sampler": svc.sensors.alive()},
@@ -84,6 +88,8 @@ class StatusWriter:
             "traces": storage["traces"],
             "trace": svc.recorder.path if svc.recorder else None,
         }
+        if svc.stop_event.is_set() and not svc.engine.is_alive():
+            doc["stopped_at"] = now     # the last word of a clean stop (Service.stop)
         tmp = self.path + ".tmp"
         try:
             with open(tmp, "wb") as fh:
