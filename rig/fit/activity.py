@@ -215,7 +215,9 @@ class _Session:
         t1 = _number(f, "t_end_s", low=t0, what=what)
         if t1 > self.duration_s + 1.0:
             raise ValueError(f"{what}: t_end_s {t1} is after the session's end ({self.duration_s} s)")
-        return {"direction": direction, "t_start_s": t0, "t_end_s": t1, "duration_s": t1 - t0,
+        # the flight's own duration (rounded from the unrounded times), else its times' difference
+        duration = _number(f, "duration_s", low=0.0, default=t1 - t0, what=what)
+        return {"direction": direction, "t_start_s": t0, "t_end_s": t1, "duration_s": duration,
                 "steps": _count(f, "steps", what=what),
                 "cadence_spm": _number(f, "cadence_spm", low=0.0, default=None, what=what)}
 
