@@ -5,7 +5,7 @@ from __future__ import annotations
 from rig.config import RigConfig, parse_config
 from rig.layout import RigLayout
 
-FREE_PINS = [4, 5, 6, 12, 13, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 2, 3, 14, 15]
+FREE_PINS = [4, 5, 6, 12, 13, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 14, 15]   # not 2, 3 (I2C: refused)
 
 
 def config_for(layout: RigLayout, data_dir: str, *, weight_kg: float = 70.0, scale_n: float = 200.0,

@@ -44,6 +44,7 @@ from rig.config.models import (
     ConfigError,
     DigitalWiring,
     DrillConfig,
+    Hx711Wiring,
     HistoryConfig,
     MqttConfig,
     RigConfig,
@@ -53,7 +54,7 @@ from rig.config.models import (
 __all__ = [
     "ADC_CHANNELS", "BCM_PINS", "BUZZER_CUES", "DEFAULT_DATA_DIR", "DEFAULT_RIG_ID", "ID_EEPROM_PINS",
     "PIN_FACTORIES", "SPI0_BUS_PINS", "SPI0_CHIP_SELECT_PINS",
-    "AdcConfig", "AnalogWiring", "AthleteConfig", "BuzzerConfig", "ConfigError", "DigitalWiring",
+    "AdcConfig", "AnalogWiring", "AthleteConfig", "BuzzerConfig", "ConfigError", "DigitalWiring", "Hx711Wiring",
     "DrillConfig", "HistoryConfig", "MqttConfig", "RigConfig", "WebConfig",
     "check_config_main", "check_web_host", "describe_rig", "example_config_path", "load_config", "parse_config",
 ]

@@ -16,6 +16,10 @@ DEFAULT_DATA_DIR = "/var/lib/stairrig"
 DEFAULT_RIG_ID = "stairrig"
 BCM_PINS = range(0, 28)
 ID_EEPROM_PINS = {0: "ID_SD", 1: "ID_SC"}
+I2C_PINS = {2: "SDA", 3: "SCL"}
+"""I2C1: fixed 1.8 kOhm pull-ups to 3.3 V on the Pi's board; kept for I2C devices."""
+HX711_RATES_HZ = (10, 80)
+"""The HX711's output rates: its RATE pin (hardwired on the board) picks one."""
 SPI0_BUS_PINS = {9: "MISO", 10: "MOSI", 11: "SCLK"}
 SPI0_CHIP_SELECT_PINS = {0: 8, 1: 7}  # spi_device -> BCM pin of CE0 / CE1
 ADC_CHANNELS = range(0, 8)
@@ -43,15 +47,30 @@ class DigitalWiring:
 
 
 @dataclass(frozen=True)
+class Hx711Wiring:
+    """An HX711 load-cell amplifier on two GPIO pins (channel A, gain 128)."""
+
+    dout: int
+    """BCM pin of the chip's DOUT (data out, low when a reading is ready)."""
+    sck: int
+    """BCM pin of the chip's PD_SCK (the clock the Pi drives)."""
+    rate_hz: int = 10
+    """10 or 80 samples a second: what the board's RATE pin is wired for."""
+
+
+@dataclass(frozen=True)
 class AnalogWiring:
-    """A force sensor on one MCP3008 channel, with its calibration."""
+    """A force sensor, with its calibration: on one MCP3008 channel (``adc_channel``), or on
+    its own HX711 (``hx711``, then ``adc_channel`` is None)."""
 
     channel: str
-    adc_channel: int
+    adc_channel: int | None
     zero_offset: float
-    """ADC reading (0..1, gpiozero's ``MCP3008.value``) at no load."""
+    """Reading (0..1) at no load: gpiozero's ``MCP3008.value``; for an HX711 its 24-bit
+    two's complement count as offset binary, (count + 2**23) / 2**24, so 0.5 is 0 V."""
     scale_n: float
-    """Newtons per unit of ADC reading."""
+    """Newtons per unit of reading."""
+    hx711: Hx711Wiring | None = None
 
     def to_newtons(self, value: float) -> float:
         return (value - self.zero_offset) * self.scale_n

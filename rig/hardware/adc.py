@@ -1,4 +1,4 @@
-"""Analog channels: forces read from an MCP3008 by one sampler thread."""
+"""Analog channels: forces read from an MCP3008 or HX711s by one sampler thread."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Callable
 
+from rig.hardware.hx711 import Hx711Dropped
 from rig.threads import named_thread
 
 log = logging.getLogger(__name__)
@@ -21,13 +22,15 @@ class AnalogSampler:
     ``wake`` asks the engine to take the scans now (every ``WAKE_EVERY_S`` while the rig is in use,
     and at once when a force appears on an idle rig).
 
-    ``channels`` is a list of ``(channel name, gpiozero MCP3008, zero_offset, scale_n)``;
+    ``channels`` is a list of ``(channel name, device, zero_offset, scale_n)``, the device a
+    gpiozero MCP3008 or an ``HX711`` (whose ``value`` waits, sleeping, for its next conversion);
     newtons = (reading - zero_offset) * scale_n. ``set_calibration`` changes a
     channel's zero and scale while the sampler runs (the rig check's tare and
     scale take effect at once, without a restart). ``clock`` gives the time
     base (``now()``, ``real_delay(dt)``). One thread, named ``stairrig-adc``,
     stops when ``stop`` is set. A failed read is logged (once per failure
-    streak) and counted in ``errors``; the sampler keeps going.
+    streak) and counted in ``errors``; the sampler keeps going. An HX711 reading dropped for its
+    clock's timing rule is no failure: it is counted in ``dropped`` (and logged at debug level).
     """
 
     def __init__(self, channels, sample_hz: float, sink: ScanSink, clock, stop: threading.Event, *,
@@ -54,6 +57,7 @@ class AnalogSampler:
         self.clock = clock
         self.stop = stop
         self.errors = 0
+        self.dropped = 0
         self.reads = 0
         self.thread = named_thread(self._run, "stairrig-adc")
 
@@ -109,10 +113,15 @@ class AnalogSampler:
             for name, device in channels:
                 try:
                     value = device.value
-                except Exception as exc:  # a flaky SPI bus must not stop the rig
+                except Hx711Dropped as exc:   # a thread held up mid-reading: a missing sample, not a fault
+                    self.dropped += 1
+                    log.debug("%s", exc)
+                    continue
+                except Exception as exc:  # a flaky SPI bus or HX711 must not stop the rig
                     self.errors += 1
                     if not failing:
-                        log.error("reading %s from the MCP3008 failed: %s", name, exc)
+                        log.error("reading %s from the %s failed: %s", name,
+                                  "HX711" if hasattr(device, "rate_hz") else "MCP3008", exc)
                     failing = True
                     continue
                 failing = False

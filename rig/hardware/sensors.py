@@ -12,6 +12,7 @@ from gpiozero.exc import GPIOZeroError
 
 from rig.config import AnalogWiring, DigitalWiring, RigConfig
 from rig.hardware.adc import AnalogSampler
+from rig.hardware.hx711 import HX711
 from rig.hardware.inputs import EdgeInput
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ class SensorError(RuntimeError):
 @dataclass
 class Sensors:
     inputs: list[EdgeInput] = field(default_factory=list)
-    adcs: list[MCP3008] = field(default_factory=list)
+    adcs: list[MCP3008 | HX711] = field(default_factory=list)
     sampler: AnalogSampler | None = None
 
     def initial_samples(self, t_s: float) -> list[tuple[float, str, int]]:
@@ -65,7 +66,8 @@ def open_sensors(config: RigConfig, sink: Sink, clock, stop: threading.Event, pi
             sampler.note_edge(t, channel, value)
         sink(t, channel, value)
 
-    analog: list[tuple[str, MCP3008, float, float]] = []
+    analog: list[tuple[str, MCP3008 | HX711, float, float]] = []
+    hx711_hz = None
     try:
         for channel, wire in config.wiring.items():
             if isinstance(wire, DigitalWiring):
@@ -74,6 +76,16 @@ def open_sensors(config: RigConfig, sink: Sink, clock, stop: threading.Event, pi
                                                     active_state=wire.active_state, pin_factory=pin_factory))
                 except (GPIOZeroError, OSError, RuntimeError) as exc:
                     raise SensorError(f"{channel}: cannot open BCM pin {wire.pin}: {exc}") from exc
+            elif isinstance(wire, AnalogWiring) and wire.hx711 is not None:
+                hx = wire.hx711
+                try:
+                    device = HX711(hx.dout, hx.sck, hx.rate_hz, pin_factory=pin_factory)
+                except (GPIOZeroError, OSError, RuntimeError) as exc:
+                    raise SensorError(f"{channel}: cannot open the HX711 on BCM pins {hx.dout} (DOUT) and "
+                                      f"{hx.sck} (PD_SCK): {exc}") from exc
+                sensors.adcs.append(device)
+                analog.append((channel, device, wire.zero_offset, wire.scale_n))
+                hx711_hz = hx.rate_hz      # one rate for every HX711 of a rig (checked with the configuration)
             elif isinstance(wire, AnalogWiring):
                 adc_cfg = config.adc
                 try:
@@ -94,9 +106,11 @@ def open_sensors(config: RigConfig, sink: Sink, clock, stop: threading.Event, pi
                     sink(t, channel, value)
         adc = config.adc
         # force treads are the steps' own sensors: they are read at the full rate, always
-        idle_hz = adc.idle_sample_hz if (adc.idle_sample_hz < adc.sample_hz
+        idle_hz = adc.idle_sample_hz if (adc.idle_sample_hz < (hx711_hz or adc.sample_hz)
                                          and config.layout.tread_sensor != "force") else None
-        sensors.sampler = AnalogSampler(analog, adc.sample_hz, scan_sink, clock, stop,
+        # HX711s convert at their own rate: the scans follow it (any MCP3008 channel with them too)
+        sample_hz = hx711_hz or adc.sample_hz
+        sensors.sampler = AnalogSampler(analog, sample_hz, scan_sink, clock, stop,
                                         idle_hz=idle_hz, idle_after_s=adc.idle_after_s,
                                         active_n=config.detection.rail_contact_on_n)
     return sensors

@@ -2,8 +2,9 @@
 
 - ``SimulatedRig``: the mock hardware for a configuration (a
   ``RigMockFactory``, its clock and the MCP3008 on the configured chip
-  select), with ``set_sample(channel, value)`` putting a value on the wire
-  as the sensor would.
+  select, and a pin-level mock HX711 for each force channel wired to one),
+  with ``set_sample(channel, value)`` putting a value on the wire as the
+  sensor would.
 - ``RigDriver``: plays ``(t, channel, value)`` samples into a SimulatedRig
   from a thread named ``stairrig-sim``. With a virtual clock (the demo, at any
   speed) every edge carries the time the script gave it: the driver moves
@@ -22,6 +23,7 @@ from gpiozero import Device
 
 from rig.clock import PinFactoryClock, VirtualClock
 from rig.config import AnalogWiring, DigitalWiring, RigConfig
+from rig.hardware.mockhx711 import mock_hx711
 from rig.hardware.mockpi import RigMockFactory
 from rig.threads import named_thread
 
@@ -53,6 +55,10 @@ class SimulatedRig:
         self._previous_factory = Device.pin_factory
         Device.pin_factory = self.factory
         self.adc = self.factory.mcp3008(config.adc.spi_port, config.adc.spi_device) if config.adc else None
+        # the HX711s answer the driver's clock on their own pins: made before the sensors open them
+        self.hx711s = {channel: mock_hx711(self.factory, wire.hx711.dout, wire.hx711.sck, wire.hx711.rate_hz)
+                       for channel, wire in config.wiring.items()
+                       if isinstance(wire, AnalogWiring) and wire.hx711 is not None}
         for channel, wire in config.wiring.items():
             if isinstance(wire, AnalogWiring):
                 self.set_sample(channel, 0.0)  # unloaded sensors read their zero
@@ -70,6 +76,8 @@ class SimulatedRig:
                 pin.drive_high()
             else:
                 pin.drive_low()
+        elif isinstance(wire, AnalogWiring) and wire.hx711 is not None:
+            self.hx711s[channel].reading = wire.zero_offset + value / wire.scale_n
         elif isinstance(wire, AnalogWiring) and self.adc is not None:
             self.adc.values[wire.adc_channel] = wire.zero_offset + value / wire.scale_n
 
