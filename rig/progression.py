@@ -298,7 +298,7 @@ RULES: tuple[Rule, ...] = (    # priority: table order, safety first
     Rule("dizziness", dizzy_last_session, "rest",
          "Dizziness in the last session: rest before the next one, then repeat {title}."),
     Rule("grabs", grabs_repeat, "step_back",
-         "{grabs} in the last {n} sessions at {title}: {back}."),
+         "{grabs} in {last_sessions} at {title}: {back}."),
     Rule("mastered", at_top_and_met, "stay",
          "{k_sessions} in a row met the target of the last level, {title}: {figures}. "
          "Keep it up: this is the top of the ladder."),
@@ -343,7 +343,9 @@ def _facts(w: Window, target: Level, action: str) -> dict[str, str]:
                  + f" {lv.title}, the first level"}
     if w.sessions:
         last = w.last
-        f |= {"n": str(len(w.sessions)), "falls": _plural(last.falls, "suspected fall"),
+        f |= {"n": str(len(w.sessions)),
+              "last_sessions": "the last session" if len(w.sessions) == 1 else f"the last {len(w.sessions)} sessions",
+              "falls": _plural(last.falls, "suspected fall"),
               "pain": str(last.pain), "grabs": _plural(sum(s.grabs for s in w.sessions), "grab"),
               "symptom_n": str(sum(_symptom(s, st) for s in w.sessions)),
               "symptoms": _series([m for m in _misses(last, lv, st)

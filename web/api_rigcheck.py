@@ -42,10 +42,19 @@ def _answer(call, status_on_error: int = 400):
         return error(str(exc), status_on_error)
 
 
+def _walk_or_none(check) -> dict | None:
+    """The walk test's state, or None before the first (the page asks here, never for a 404)."""
+    try:
+        return check.walk_state()
+    except CommandError:
+        return None
+
+
 @bp.get("/rigcheck")
 def overview():
     check = rigcheck()
-    return _answer(lambda: {"channels": check.channels(), "calibration": check.calibration()})
+    return _answer(lambda: {"channels": check.channels(), "calibration": check.calibration(),
+                            "walktest": _walk_or_none(check)})
 
 
 @bp.post("/calibration/<channel>/tare")

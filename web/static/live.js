@@ -12,7 +12,11 @@ import { keepScreenOn } from './wakelock.js';
 // without a force sensor, which cannot tell light from firm)
 const GRIP_RANK = { none: 0, touch: 1, light: 1, firm: 2 };
 const TARGET_RANK = { hover: 0, none: 0, light: 1, firm: 2 };
-const GRIP_LABEL = { none: 'None', touch: 'Touch', light: 'Light', firm: 'Firm' };
+// a rail at rest says so in words (never a bare "None")
+const GRIP_LABEL = { none: 'Free', touch: 'Touch', light: 'Light', firm: 'Firm' };
+// the drill's grip is a ceiling: the most the athlete may lean on the rails
+const TARGET_WORDS = { firm: 'at most a firm grip', light: 'at most a light touch', hover: 'hands off the rails',
+  none: 'hands off the rails' };
 const ALERT_SHOWN_S = 10;         // a banner for an alert stays this long (engine seconds)
 
 let tooFast = false;              // the cadence is above the drill's limit (edge-triggered cue)
@@ -86,15 +90,22 @@ function render(state) {
 
   setText(document.getElementById('steps'), s.steps ?? 0);
   const flights = (s.flights_up || 0) + (s.flights_down || 0);
+  // a flight is one pass up or one pass down (rig/progression.py: the plan counts them the same way)
   setText(document.getElementById('flights'), flights);
   setText(document.getElementById('flights-planned'), f.isNum(drill.planned_flights) ? ` / ${drill.planned_flights}` : '');
+  setText(document.getElementById('flights-split'), flights
+    ? `${s.flights_up || 0} up · ${s.flights_down || 0} down` : 'each pass up or down');
   const elev = f.elevation(s.elevation_gain_m ?? 0);
   setText(document.getElementById('elevation'), elev.value);
   setText(document.getElementById('elevation-unit'), elev.unit);
   setText(document.getElementById('cadence'), f.isNum(s.cadence_spm) ? Math.round(s.cadence_spm) : '–');
   setText(document.getElementById('elapsed'), f.duration(active ? s.elapsed_s : 0));
 
-  setText(document.getElementById('target-grip'), f.GRIP_WORDS[drill.grip] || drill.grip || '–');
+  // the share of active time at or below the target grip (rig/live.py within_target_pct); none
+  // before the first step or when the rig cannot tell (no force sensor for a light touch)
+  setText(document.getElementById('target-grip'), TARGET_WORDS[drill.grip] || drill.grip || '–');
+  const within = f.isNum(s.within_target_pct);
+  document.getElementById('within-words').hidden = !within;
   setText(document.getElementById('within-target'), f.pct(s.within_target_pct));
 
   const rails = state.rails || {};

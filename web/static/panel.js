@@ -28,12 +28,34 @@ function showConnection(status, detail) {
   document.body.classList.toggle('offline', status === 'disconnected');
 }
 
+/** Each body cell of a table gets its column's heading as data-label, so that on a phone the
+ * rows can stack as cards (panel.css: each cell on its own line, its heading before it). Tables
+ * filled later (every table here is) are labelled as their rows arrive. */
+function labelTableCells(table) {
+  const heads = Array.from(table.querySelectorAll('thead th')).map((th) => th.textContent.trim());
+  for (const row of table.querySelectorAll('tbody tr')) {
+    Array.from(row.children).forEach((cell, i) => {
+      const label = heads[i] || '';
+      if (cell.dataset.label !== label) cell.dataset.label = label;
+    });
+  }
+}
+
+export function stackTables(root = document) {
+  for (const table of root.querySelectorAll('table')) {
+    labelTableCells(table);
+    const body = table.querySelector('tbody');
+    if (body) new MutationObserver(() => labelTableCells(table)).observe(body, { childList: true });
+  }
+}
+
 /**
  * Start the page: options.channels asks the stream for raw channel values (rig check);
  * onState(state, message, kind), onUpdate(message), onSnapshot(message), onStatus(status).
  */
 export function startPanel(options = {}) {
   bindSoundButton(document.getElementById('sound-toggle'));
+  stackTables();
   const alarmRoot = document.getElementById('alarm');
   const alarm = alarmRoot ? new FallAlarm(alarmRoot) : null;
   const url = options.channels ? '/events?channels=1' : '/events';

@@ -18,8 +18,23 @@ function lineDataset(label, data, colour, extra = {}) {
   return { label, data, borderColor: colour, backgroundColor: colour, tension: 0.2, spanGaps: true, pointRadius: 3, ...extra };
 }
 
+// the three reliance lines often meet (no firm grip: contact = light touch): each its own mark,
+// the one drawn first the biggest, so that every one stays visible where they overlap
+const RELIANCE_MARKS = {
+  contact: { pointStyle: 'circle', pointRadius: 9, pointHoverRadius: 10, backgroundColor: 'transparent', borderWidth: 2 },
+  light: { pointStyle: 'rectRot', pointRadius: 6, pointHoverRadius: 7 },
+  firm: { pointStyle: 'triangle', pointRadius: 5, pointHoverRadius: 6 },
+};
+
 function render(rows) {
-  document.getElementById('progress-empty').hidden = rows.length > 0;
+  const empty = rows.length === 0;
+  // nothing to chart: say so, and show no empty axes
+  document.getElementById('progress-empty').hidden = !empty;
+  for (const card of document.querySelectorAll('.chart-card')) card.hidden = empty;
+  if (empty) {
+    setText(document.getElementById('progress-summary'), '');
+    return;
+  }
   const labels = rows.map((r) => f.shortDate(r.started_at));
   const tooltipTitle = (items) => (items.length ? f.dateTime(rows[items[0].dataIndex].started_at) : '');
   const common = { plugins: { tooltip: { callbacks: { title: tooltipTitle } } } };
@@ -29,12 +44,13 @@ function render(rows) {
     data: {
       labels,
       datasets: [
-        lineDataset('Rail contact %', rows.map((r) => pct(r.contact_fraction)), COLOURS.contact),
-        lineDataset('Light touch %', rows.map((r) => pct(r.light_fraction)), COLOURS.light),
-        lineDataset('Firm grip %', rows.map((r) => pct(r.firm_fraction)), COLOURS.firm),
+        lineDataset('Rail contact %', rows.map((r) => pct(r.contact_fraction)), COLOURS.contact, RELIANCE_MARKS.contact),
+        lineDataset('Light touch %', rows.map((r) => pct(r.light_fraction)), COLOURS.light, RELIANCE_MARKS.light),
+        lineDataset('Firm grip %', rows.map((r) => pct(r.firm_fraction)), COLOURS.firm, RELIANCE_MARKS.firm),
       ],
     },
-    options: { ...common, scales: { y: { min: 0, max: 100, title: { display: true, text: '% of active time' } } } },
+    options: { ...common, plugins: { ...common.plugins, legend: { labels: { usePointStyle: true } } },
+      scales: { y: { min: 0, max: 100, title: { display: true, text: '% of active time' } } } },
   });
   chart(document.getElementById('chart-steps'), {
     type: 'bar',

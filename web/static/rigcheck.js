@@ -14,6 +14,7 @@ const VERDICTS = { ok: 'OK', dead: 'Dead', swapped: 'Swapped', miswired: 'Miswir
 let info = {};                  // channel -> {kind, pin | adc_channel} from GET /api/rigcheck
 let calibration = {};           // force channel -> {zero_offset, scale_n, source, updated_at}
 let liveChannels = {};          // channel -> {value, t_s} from the stream
+let streaming = false;          // the stream has sent its channels: until then no figure is shown
 let engineT = null;
 let stuck = new Set();
 const rows = new Map();         // channel -> {value, age, note} cells
@@ -52,6 +53,17 @@ function buildChannelTable(channels) {
 }
 
 function renderChannels() {
+  if (!streaming) {
+    // before the stream's first state the figures would be stale or made up: say what is going on
+    for (const cells of rows.values()) {
+      setText(cells.value, 'connecting…');
+      cells.value.className = 'num muted';
+      setText(cells.age, '');
+      setText(cells.note, '');
+    }
+    for (const cells of calRows.values()) setText(cells.force, 'connecting…');
+    return;
+  }
   for (const [channel, cells] of rows) {
     const c = liveChannels[channel] || {};
     const v = c.value;
@@ -138,11 +150,11 @@ async function loadOverview() {
     const data = await api.get('/api/rigcheck');
     info = data.channels || {};
     calibration = data.calibration || {};
-    for (const [channel, c] of Object.entries(info)) {
-      if (!(channel in liveChannels)) liveChannels[channel] = { value: c.value, t_s: c.t_s };
-    }
     buildChannelTable(Object.keys(info));
     renderCalibration();
+    // a walk test another tablet started, or the last one's results (null before the first)
+    renderWalk(data.walktest || null);
+    pollWalk(data.walktest || null);
   } catch (err) {
     setText(document.getElementById('calibration-error'), err.message);
   }
@@ -213,16 +225,6 @@ async function walkAction(button, url) {
   });
 }
 
-async function loadWalk() {
-  try {
-    const state = await api.get('/api/walktest');
-    renderWalk(state);
-    pollWalk(state);
-  } catch (err) {
-    renderWalk(null);            // none started yet: nothing to show
-  }
-}
-
 document.getElementById('walk-start').addEventListener('click', (e) => walkAction(e.currentTarget, '/api/walktest/start'));
 document.getElementById('walk-cancel').addEventListener('click', (e) => walkAction(e.currentTarget, '/api/walktest/cancel'));
 document.getElementById('walk-skip').addEventListener('click', (e) => walkAction(e.currentTarget, '/api/walktest/skip'));
@@ -241,13 +243,21 @@ document.getElementById('alarm-test-start').addEventListener('click', (e) => bus
 }));
 
 loadOverview();
-loadWalk();
 startPanel({
   channels: true,
   onState(state, msg) {
     engineT = state.t_s;
     stuck = new Set(state.stuck_channels || []);
-    if (msg.channels) liveChannels = msg.channels;
+    if (msg.channels) {
+      liveChannels = msg.channels;
+      streaming = true;
+    }
     renderChannels();
+  },
+  onStatus(status) {
+    if (status === 'disconnected' && streaming) {
+      streaming = false;            // the figures would go stale: back to "connecting…"
+      renderChannels();
+    }
   },
 });

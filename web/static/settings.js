@@ -10,6 +10,19 @@ function showAccess() {
   document.getElementById('no-pin').hidden = pageInfo.pinRequired;
   document.getElementById('login-form').hidden = !pageInfo.pinRequired || pageInfo.authorised;
   document.getElementById('logged-in').hidden = !pageInfo.authorised;
+  lockAthletes();
+}
+
+/** Without the PIN the server refuses every change: the controls say so before anyone tries. */
+function lockAthletes() {
+  const locked = !pageInfo.authorised;
+  const note = document.getElementById('athletes-locked');
+  note.hidden = !locked;
+  setText(note, !pageInfo.pinRequired
+    ? 'Locked: no PIN is configured. Set one as the Coach\'s PIN card says to add, change or delete athletes.'
+    : 'Locked: unlock with the coach\'s PIN (above) to add, change or delete athletes.');
+  const controls = document.querySelectorAll('#athletes-body input, #athletes-body button, #add-athlete input, #add-athlete button');
+  for (const control of controls) control.disabled = locked;
 }
 
 function fail(err) {
@@ -61,6 +74,7 @@ async function loadAthletes() {
   try {
     const data = await api.get('/api/athletes');
     document.getElementById('athletes-body').replaceChildren(...(data.athletes || []).filter((a) => a.id != null).map(athleteRow));
+    lockAthletes();
   } catch (err) {
     fail(err);
   }
