@@ -59,8 +59,10 @@ def start_lines(duration_s: float, speed: float, data_dir: str, made: bool) -> l
     """How long it runs, how to stop it or run a shorter one, where its data goes."""
     lines = [f"  {duration_s:g} simulated seconds at speed x{speed:g}: about {_wall(duration_s / speed)}. "
              f"Ctrl+C stops it sooner (its summary is still printed)."]
-    if duration_s > SHORT_DURATION_S:
-        lines.append(f"  A shorter one: --duration {SHORT_DURATION_S:g} (simulated seconds); a faster one: --speed 10")
+    if duration_s / speed > SHORT_DURATION_S:    # longer than two minutes on the wall clock
+        shorter = [f"a shorter one: --duration {SHORT_DURATION_S:g} (simulated seconds)"] * (duration_s > SHORT_DURATION_S)
+        shorter += ["a faster one: --speed 10"] * (speed < 10)
+        lines.append(f"  {'; '.join(shorter).capitalize()}")
     if made:
         lines.append(f"  its data (history, raw traces, status): {data_dir}, a new folder, kept after the demo "
                      "(--data-dir DIR picks the folder)")

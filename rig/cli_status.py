@@ -116,9 +116,14 @@ def _read(args) -> tuple[dict | None, int]:
         with open(path) as fh:
             return json.load(fh), 0
     except PermissionError:
+        if no_service:   # the installed service is not running; one run by hand as its user may be
+            return None, _not_running(
+                args, f"stairrig is not running here: {no_service}{path} is not readable by this user (one run by "
+                      "hand as the service's user would write it: sudo stairrig status reads it)",
+                looked_in, "not_running", 3)
         return None, _not_running(
-            args, f"stairrig status: {no_service}{path} is not readable by this user; sudo stairrig status "
-                  "reads it", looked_in, "unreadable", 4)
+            args, f"stairrig status: {path} is not readable by this user; sudo stairrig status reads it",
+            looked_in, "unreadable", 4)
     except FileNotFoundError:
         where = ("(is this its data directory?)" if explicit else
                  "(for a stairrig run by hand with another data directory, say which with --data-dir or --config)")

@@ -1,7 +1,9 @@
 """Running as a service: systemd's notify protocol, the watchdog, `stairrig status`, journald levels."""
 
+import datetime as dt
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -137,12 +139,79 @@ def test_status_of_a_running_and_a_stopped_service(tmp_path):
     finally:
         proc.kill()
         proc.wait(10)
+    # killed: its last status has no stopped_at, and says so instead of showing figures as if live
     stopped = subprocess.run([sys.executable, "-m", "rig", "status", "--data-dir", str(data)],
                              capture_output=True, text=True, timeout=60)
-    assert stopped.returncode == 3 and "stopped" in stopped.stdout
+    assert stopped.returncode == 3 and "stairrig: stopped without a clean stop" in stopped.stdout, stopped.stdout
+    assert "sampled" not in stopped.stdout and " up " not in stopped.stdout
     nothing = subprocess.run([sys.executable, "-m", "rig", "status", "--data-dir", str(tmp_path / "none")],
                              capture_output=True, text=True, timeout=60)
     assert nothing.returncode == 3 and "not running here" in nothing.stderr
+
+
+def status(*args, env=None, user=None):
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if user == "nobody" else []
+    return subprocess.run([*prefix, sys.executable, "-m", "rig", "status", *args], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **(env or {})})
+
+
+def test_status_json_when_nothing_runs(tmp_path):
+    """Not running: a JSON document (exit 3) that says so and where it looked, for scripts."""
+    none = tmp_path / "none"
+    done = status("--json", "--data-dir", str(none))
+    assert done.returncode == 3, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["state"] == "not_running" and doc["running"] is False
+    assert doc["looked_in"] == [str(none / "status.json")]
+    assert str(none / "status.json") in doc["problems"][0] and done.stderr == ""
+    if os.path.exists("/run/stairrig/status.json"):
+        pytest.skip("an installed stairrig runs on this machine")
+    # the default: the installed service's status under /run, then the data directory's
+    done = status("--json", env={"STAIRRIG_DATA_DIR": str(none)})
+    doc = json.loads(done.stdout)
+    assert done.returncode == 3 and doc["state"] == "not_running"
+    assert doc["looked_in"] == ["/run/stairrig/status.json", str(none / "status.json")]
+    text = status(env={"STAIRRIG_DATA_DIR": str(none)})
+    assert text.returncode == 3 and text.stdout == ""
+    assert "stairrig is not running here: no /run/stairrig/status.json" in text.stderr
+    assert "systemctl status stairrig" in text.stderr and "Traceback" not in text.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or os.path.exists("/run/stairrig/status.json"),
+                    reason="needs root to act as another user, and no installed stairrig running")
+def test_status_of_a_data_dir_another_user_cannot_read(tmp_path):
+    """The installed service stopped (no /run/stairrig): the service's data directory, 0750, is not
+    readable by others. That is "not running" (exit 3), not a reason to reach for sudo first."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o750)
+    (data / "status.json").write_text("{}")
+    os.chmod(tmp_path, 0o755)
+    default = status("--json", env={"STAIRRIG_DATA_DIR": str(data)}, user="nobody")
+    doc = json.loads(default.stdout)
+    assert default.returncode == 3 and doc["state"] == "not_running", default.stderr
+    assert "not readable by this user" in doc["problems"][0] and "sudo stairrig status" in doc["problems"][0]
+    # asked for that directory by name: it cannot be read (exit 4)
+    named = status("--data-dir", str(data), user="nobody")
+    assert named.returncode == 4 and "is not readable by this user" in named.stderr, named.stderr
+
+
+def test_status_after_a_finished_demo(tmp_path):
+    """A demo that ended: when it stopped and how long it ran, no live figures; its JSON says so too."""
+    data = tmp_path / "data"
+    demo = subprocess.run([sys.executable, "-m", "rig", "demo", "--duration", "20", "--speed", "10", "--port", "0",
+                           "--data-dir", str(data)], capture_output=True, text=True, timeout=120)
+    assert demo.returncode == 0, demo.stderr
+    text = status("--data-dir", str(data))
+    assert text.returncode == 3, text.stderr
+    first = text.stdout.splitlines()[0]
+    assert re.fullmatch(r"stairrig: stopped at \S+ \(\d+ s ago\), after running \d+ s \(pid \d+, started \S+\)",
+                        first), first
+    assert "sampled" not in text.stdout and " up " not in text.stdout and "  ! " not in text.stdout
+    assert "sensors: not watched (the service is not running)" in text.stdout and str(data) in text.stdout
+    doc = json.loads(status("--json", "--data-dir", str(data)).stdout)
+    assert doc["state"] == "stopped" and doc["running"] is False and doc["stopped_at"] >= doc["started_at"]
+    started, stopped = (dt.datetime.fromisoformat(doc[k]) for k in ("started_at", "stopped_at"))
+    assert doc["ran_s"] == round((stopped - started).total_seconds())
 
 
 def test_logs_carry_their_level_for_journald():
