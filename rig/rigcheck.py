@@ -135,7 +135,8 @@ class RigCheck:
             entry = {"value": value, "t_s": now["t_s"]}
             if isinstance(wire, AnalogWiring):
                 cal = calibration[channel]
-                entry.update(kind="force", adc_channel=wire.adc_channel,
+                entry.update(kind="force", **({"hx711": vars(wire.hx711).copy()} if wire.hx711 else
+                                              {"adc_channel": wire.adc_channel}),
                              on=value is not None and value >= self._on_threshold_n(channel),
                              reading=None if value is None else round(value / cal["scale_n"] + cal["zero_offset"], 5))
             else:
@@ -255,7 +256,8 @@ class RigCheck:
             # LiveState runs before this output on the bus: what it holds, this has seen too
             initial = {ch: v["value"] for ch, v in service.live.channels().items()}
             self._walk = WalkTest(service.config.layout, service.config.detection,
-                                  weight_kg=service.sessions.athlete.weight_kg, initial=initial)
+                                  weight_kg=service.sessions.athlete.weight_kg, initial=initial,
+                                  hx711_channels=frozenset(ch for ch, w in self._force.items() if w.hx711))
             state = self._walk.state()
         log.info("walk test started (%d prompts)", state["steps"])
         return state

@@ -108,8 +108,9 @@ class WalkTest:
 
     def __init__(self, layout: RigLayout, settings: DetectionSettings | None = None, *,
                  weight_kg: float = DEFAULT_WEIGHT_KG, initial: dict[str, float | None] | None = None,
-                 settle_s: float = SETTLE_S):
+                 settle_s: float = SETTLE_S, hx711_channels: frozenset[str] = frozenset()):
         self.layout = layout
+        self._hx711 = hx711_channels     # force channels on their own HX711: a swap is fixed in its pins
         self.steps = walk_steps(layout)
         self.settle_s = settle_s
         self._home = {ch: i for i, step in enumerate(self.steps) for ch in step.expect}
@@ -227,7 +228,8 @@ class WalkTest:
         partner = self._swap_partner(channel)
         if partner is not None:
             a, b = sorted((channel, partner), key=self._home.get)
-            fix = "adc_channel numbers" if channel.endswith(".force") else "pins"
+            fix = ("hx711 dout and sck pins" if channel in self._hx711 else
+                   "adc_channel numbers" if channel.endswith(".force") else "pins")
             return {"verdict": "swapped",
                     "detail": f"{a} and {b} are swapped: {a} switched on for {self.steps[self._home[b]].place} "
                               f"and {b} for {self.steps[self._home[a]].place}. Swap their wires, or their "
