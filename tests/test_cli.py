@@ -66,6 +66,34 @@ def test_demo_runs_the_whole_live_path(tmp_path):
     replayed = json.loads(run("replay", str(traces[0]), "--json").stdout)
     assert f"steps            {replayed['steps']}  " in done.stdout
     assert replayed["steps"] >= 5
+    # a folder given: named at the start and the end, nothing said about removing it
+    assert f"  its data (history, raw traces, status): {tmp_path}\n" in done.stdout
+    assert done.stdout.rstrip().splitlines()[-1] == f"its data stays in {tmp_path}"
+    assert f"its raw trace:   {traces[0]}" in done.stdout
+
+
+def test_ctrl_c_stops_the_demo_with_its_summary(tmp_path):
+    """The demo's first lines say Ctrl+C stops it sooner and that the summary is still printed."""
+    import signal
+    proc = subprocess.Popen([sys.executable, "-m", "rig", "demo", "--data-dir", str(tmp_path), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        seen = []
+        for line in proc.stdout:          # the default demo: ten simulated minutes at x1
+            seen.append(line)
+            if "step    2  up" in line:
+                break
+        assert "Ctrl+C stops it sooner (its summary is still printed)." in "".join(seen)
+        assert "A shorter one: --duration 120 (simulated seconds); a faster one: --speed 10" in "".join(seen)
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stdout.read()
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    steps = re.search(r"^steps +(\d+)", rest, re.M)
+    assert "demo summary" in rest and steps and int(steps.group(1)) >= 2, rest
+    assert f"its data stays in {tmp_path}" in rest
 
 
 def example_on_a_free_port(tmp_path):
