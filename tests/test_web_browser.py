@@ -584,12 +584,12 @@ def test_settings_need_the_pin_and_show_the_servers_refusals(rig, tab):
     page = tab.goto("/settings")
     tab.connected()
     page.wait_for_selector("#athletes-body tr", timeout=WAIT_MS)
-    # not logged in: the server refuses, and says why
-    page.fill("#add-athlete input[name=name]", "Ada")
-    page.fill("#add-athlete input[name=weight_kg]", "61")
-    page.click("#add-athlete button")
-    page.wait_for_function("() => document.getElementById('athletes-error').textContent.includes('PIN')",
-                           timeout=WAIT_MS)
+    # not logged in: the controls are locked and say to unlock; the server refuses too, and says why
+    assert page.locator("#add-athlete button").is_disabled()
+    assert page.locator("#athletes-body button").first.is_disabled()
+    assert "unlock with the coach's PIN" in page.locator("#athletes-locked").inner_text()
+    refused = post_from_page(page, "/api/athletes", {"name": "Ada", "weight_kg": 61})
+    assert refused["status"] == 401 and "PIN" in refused["error"]
     assert [a["name"] for a in rig.service.commands.athletes()] == ["Test"]
     page.fill("#pin", "0000")
     page.click("#login-form button")
@@ -598,6 +598,8 @@ def test_settings_need_the_pin_and_show_the_servers_refusals(rig, tab):
     page.fill("#pin", PIN)
     page.click("#login-form button")
     page.wait_for_selector("#logged-in", state="visible", timeout=WAIT_MS)
+    page.fill("#add-athlete input[name=name]", "Ada")
+    page.fill("#add-athlete input[name=weight_kg]", "61")
     page.click("#add-athlete button")
     page.wait_for_function("() => [...document.querySelectorAll('#athletes-body input[type=text]')]"
                            ".some(i => i.value === 'Ada')", timeout=WAIT_MS)
@@ -624,17 +626,28 @@ def test_without_a_pin_the_settings_say_so(tmp_path, browser):
         assert page.locator("#no-pin").is_visible()
         assert "No PIN configured" in page.locator("#no-pin").inner_text()
         assert page.locator("#login-form").is_hidden()
-        page.fill("#add-athlete input[name=name]", "Ada")
-        page.fill("#add-athlete input[name=weight_kg]", "61")
-        page.click("#add-athlete button")
-        page.wait_for_function("() => document.getElementById('athletes-error').textContent"
-                               ".includes('none is configured')",
-                               timeout=WAIT_MS)
+        page.wait_for_selector("#athletes-body tr", timeout=WAIT_MS)
+        # locked, and it says how to set a PIN; the server refuses too, and says why
+        assert page.locator("#add-athlete button").is_disabled()
+        assert "no PIN is configured" in page.locator("#athletes-locked").inner_text()
+        refused = post_from_page(page, "/api/athletes", {"name": "Ada", "weight_kg": 61})
+        assert refused["status"] == 403 and "none is configured" in refused["error"]
         assert [a["name"] for a in rig.service.commands.athletes()] == ["Test"]
         assert_clean(tab)
     finally:
         tab.close()
         rig.stop()
+
+
+def post_from_page(page, path: str, body: dict) -> dict:
+    """A POST as the page's own script sends it (with its CSRF token): the status and the error."""
+    return page.evaluate("""async ([path, body]) => {
+      const token = document.querySelector('meta[name="csrf-token"]').content;
+      const r = await fetch(path, {method: 'POST', credentials: 'same-origin',
+        headers: {'Content-Type': 'application/json', 'X-CSRF-Token': token}, body: JSON.stringify(body)});
+      const data = await r.json().catch(() => ({}));
+      return {status: r.status, error: data.error || ''};
+    }""", [path, body])
 
 
 # -- the rig check ---------------------------------------------------------------------------------
@@ -775,7 +788,7 @@ def test_every_screen_renders_and_is_saved_as_a_screenshot(tmp_path, browser):
                 page.wait_for_selector("#sessions-body tr", timeout=WAIT_MS)
             if name == "live":
                 page.wait_for_selector('#rail-left[data-grip="light"]', timeout=WAIT_MS)
-            assert page.locator("h1, #steps").first.is_visible()
+            assert page.locator("main h1:not(.visually-hidden), #steps").first.is_visible()
             assert tab.response.headers["content-security-policy"] == STRICT_CSP   # and nothing was refused
             page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
         # the live screen on a phone: the same figures, stacked

@@ -28,11 +28,12 @@ function showConnection(status, detail) {
   document.body.classList.toggle('offline', status === 'disconnected');
 }
 
-/** Each body cell of a table gets its column's heading as data-label, so that on a phone the
+/** Each body cell of a table gets its column's heading (or the heading's data-label: "" for a
+ * column of buttons, which say what they do) as data-label, so that on a phone the
  * rows can stack as cards (panel.css: each cell on its own line, its heading before it). Tables
  * filled later (every table here is) are labelled as their rows arrive. */
 function labelTableCells(table) {
-  const heads = Array.from(table.querySelectorAll('thead th')).map((th) => th.textContent.trim());
+  const heads = Array.from(table.querySelectorAll('thead th')).map((th) => th.dataset.label ?? th.textContent.trim());
   for (const row of table.querySelectorAll('tbody tr')) {
     Array.from(row.children).forEach((cell, i) => {
       const label = heads[i] || '';
