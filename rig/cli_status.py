@@ -17,10 +17,14 @@ ANALOG_LIVE_S = 2.0  # a force channel sampled within this is live
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("status", help="is the service healthy, which sensors are live, where is the data")
+    p = sub.add_parser("status", help="is the service running and healthy, which sensors are live, where is the data",
+                       description="Reads /run/stairrig/status.json (the installed service's), else status.json in "
+                                   "the data directory. Exit status: 0 healthy, 1 unhealthy, 3 not running or "
+                                   "stopped, 4 the status cannot be read.")
     p.add_argument("--data-dir", help="the data directory (default $STAIRRIG_DATA_DIR or /var/lib/stairrig)")
     p.add_argument("--config", help="take the data directory from this configuration file")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help="the status as JSON, also when stairrig is not running (state not_running)")
     p.set_defaults(func=main)
 
 
