@@ -3,6 +3,7 @@
 #   ./dev.sh demo [demo options]   a simulated athlete on a simulated rig, the whole service
 #   ./dev.sh test [pytest options] the test suite
 #   ./dev.sh bench                 the speed measurements of docs/benchmarks.md
+# Each installs stairrig into .venv first: then the command is .venv/bin/stairrig.
 # Works as root or with sudo (for system packages), on Debian, Raspberry Pi OS and Ubuntu.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -98,7 +99,7 @@ case "$cmd" in
     "$VENV/bin/python" bench/panel_latency.py
     ;;
   *)
-    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
