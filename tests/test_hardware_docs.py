@@ -54,6 +54,24 @@ def used_pins() -> set[int]:
     return {spec["pin"] for spec in digital_channels().values()} | spi_pins()
 
 
+def hx711_lines() -> dict[str, dict]:
+    """The example's commented HX711 lines (the recommended path): channel -> its table."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    found = {}
+    for ch, table in re.findall(r'^# "(' + CHANNEL + r')"\s*=\s*(\{.*\})\s*#', text, re.M):
+        found[ch] = tomllib.loads(f"x = {table}")["x"]
+    return found
+
+
+def buzzer_pin() -> int:
+    """The example's (commented) [buzzer] pin."""
+    return int(re.search(r"^# pin = (\d+)\s+# BCM", EXAMPLE.read_text(encoding="utf-8"), re.M).group(1))
+
+
+def hx711_pins() -> set[int]:
+    return {spec["hx711"][k] for spec in hx711_lines().values() for k in ("dout", "sck")}
+
+
 def bcm_numbers(text: str) -> set[int]:
     return {int(n) for n in re.findall(r"\bBCM\s?(\d+)\b", text)}
 
@@ -116,8 +134,108 @@ def test_pin_table_analog_rows_match_the_example():
 
 def test_wiring_md_names_no_pin_the_example_does_not_use():
     text = (DOCS / "wiring.md").read_text(encoding="utf-8")
-    assert bcm_numbers(text) <= used_pins(), bcm_numbers(text) - used_pins()
-    assert bcm_numbers(text) >= used_pins()
+    used = used_pins() | hx711_pins() | {buzzer_pin()}
+    assert bcm_numbers(text) <= used, bcm_numbers(text) - used
+    assert bcm_numbers(text) >= used
+
+
+# -- the HX711 path ----------------------------------------------------------
+
+
+def test_the_example_s_hx711_lines_replace_its_mcp3008_lines_and_load(tmp_path):
+    """What wiring.md tells a user to do with the example works: check-config says OK."""
+    from rig.config import load_config
+    from rig.config.load import check_config_main
+    lines = hx711_lines()
+    assert set(lines) == set(analog_channels()) == {"rail.left.force", "rail.right.force"}
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for ch in lines:
+        text = re.sub(r'^"' + re.escape(ch) + r'"\s*=.*$', "", text, flags=re.M)
+        text = re.sub(r'^# ("' + re.escape(ch) + r'"\s*=\s*\{.*\})', r"\1", text, flags=re.M)
+    path = tmp_path / "rig.toml"
+    path.write_text(text, encoding="utf-8")
+    assert check_config_main(str(path)) == 0
+    config = load_config(path)
+    for ch, spec in lines.items():
+        wire = config.wiring[ch]
+        assert wire.adc_channel is None and vars(wire.hx711) == spec["hx711"]
+    # every HX711 pin is free in the example: none is a digital channel's, the ADC's, or the buzzer's
+    assert not hx711_pins() & (used_pins() | {buzzer_pin()})
+
+
+def test_the_example_s_hx711_comments_give_the_right_header_pins():
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for ch, spec in hx711_lines().items():
+        line = next(l for l in text.splitlines() if l.startswith(f'# "{ch}"'))
+        comment = line.rsplit("#", 1)[1]
+        pins = re.findall(r"(DT|SCK) header pin (\d+)", comment)
+        assert dict(pins) == {"DT": str(BCM_TO_HEADER[spec["hx711"]["dout"]]),
+                              "SCK": str(BCM_TO_HEADER[spec["hx711"]["sck"]])}, line
+
+
+def test_wiring_md_hx711_table_matches_the_example():
+    rows = [l for l in (DOCS / "wiring.md").read_text(encoding="utf-8").splitlines()
+            if re.match(r"^\| (left|right) rail HX711 ", l)]
+    assert len(rows) == 4
+    for ch, spec in hx711_lines().items():
+        side = ch.split(".")[1]
+        for pin_name, key in (("DT", "dout"), ("SCK", "sck")):
+            row = next(r for r in rows if r.startswith(f"| {side} rail HX711 {pin_name} "))
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            bcm = spec["hx711"][key]
+            assert bcm_numbers(cells[1]) == {bcm}, row
+            assert cells[2] == str(BCM_TO_HEADER[bcm]), row
+            assert f"`{key} = {bcm}`" in cells[3] and f'"{ch}"' in cells[3], row
+
+
+# -- the bill of materials ---------------------------------------------------
+
+RANGE = r"([0-9.]+) to ([0-9.]+)"
+
+
+def bom_tables() -> list[tuple[list[list[str]], tuple[float, float]]]:
+    """Each table of bill-of-materials.md with a line column: its rows' cells, and its stated subtotal."""
+    text = (DOCS / "bill-of-materials.md").read_text(encoding="utf-8")
+    tables = []
+    for block in re.split(r"\n(?=\| part \|)", text)[1:]:
+        lines = block.splitlines()
+        assert lines[0].startswith("| part | qty | each (USD) | line (USD) |"), lines[0]
+        body = lines[2:lines.index("")] if "" in lines else lines[2:]
+        rows = [[c.strip() for c in l.strip("|").split("|")] for l in body]
+        subtotal = re.search(r"\*\*Subtotal: " + RANGE + r"\*\*", block)
+        assert subtotal, "a table without its subtotal"
+        tables.append((rows, (float(subtotal.group(1)), float(subtotal.group(2)))))
+    return tables
+
+
+def test_the_bill_of_materials_adds_up():
+    tables = bom_tables()
+    assert len(tables) == 3
+    for rows, (low, high) in tables:
+        sums = [0.0, 0.0]
+        for part, qty, each, line, _ in rows:
+            each_r = [float(x) for x in re.fullmatch(RANGE, each).groups()]
+            line_r = [float(x) for x in re.fullmatch(RANGE, line).groups()]
+            assert [round(int(qty) * e, 2) for e in each_r] == line_r, part
+            sums = [sums[0] + line_r[0], sums[1] + line_r[1]]
+        assert [round(x, 2) for x in sums] == [low, high], rows[0][0]
+    text = (DOCS / "bill-of-materials.md").read_text(encoding="utf-8")
+    total = re.search(r"\*\*Total, Pi included: " + RANGE + r"\*\* \(sensors and electronics alone: " + RANGE,
+                      text.replace("\n", " "))
+    pi, sensors = tables[0][1], tables[1][1]
+    assert [float(x) for x in total.groups()] == [pi[0] + sensors[0], pi[1] + sensors[1], *sensors]
+
+
+def test_the_bill_of_materials_has_the_hx711_the_buzzer_and_the_ground_bus_parts():
+    text = (DOCS / "bill-of-materials.md").read_text(encoding="utf-8").lower()
+    for part in ("hx711 board", "buzzer", "terminal block", "perfboard", "load cell", "ttp223"):
+        assert part in text, part
+    assert "900 × 100 mm" not in text and "900 x 100" not in text    # no such stock mat
+
+
+def test_the_docs_say_a_pi_needs_ntp_before_dates_are_right():
+    text = " ".join((DOCS / name).read_text(encoding="utf-8") for name in ("README.md", "pi-models.md"))
+    assert "timedatectl" in text and "systemd-timesyncd" in text
 
 
 def test_wiring_md_mcp3008_pinout():
