@@ -126,8 +126,9 @@ def test_every_message_of_the_exported_file_says_what_the_session_did(history, e
         assert lap["total_cycles"] == flight["steps"]
         assert lap["avg_cadence"] + lap["avg_fractional_cadence"] == pytest.approx(flight["cadence_spm"], abs=1 / 128)
         height = flight["steps"] * per_step_m
-        up = (lap["total_ascent"] + lap["total_fractional_ascent"], lap["total_descent"] + lap["total_fractional_descent"])
-        assert up == pytest.approx((height, 0) if flight["direction"] == "up" else (0, height), abs=0.005)
+        up = lap["total_ascent"] + lap["total_fractional_ascent"]
+        down = lap["total_descent"] + lap["total_fractional_descent"]
+        assert (up, down) == pytest.approx((height, 0) if flight["direction"] == "up" else (0, height), abs=0.005)
         assert (lap["sport"], lap["sub_sport"], lap["event"]) == ("fitness_equipment", "stair_climbing", "lap")
     climbed = sum(lap["total_ascent"] + lap["total_fractional_ascent"] for lap in laps)
     assert climbed == pytest.approx(per_step_m * sum(f["steps"] for f in s["flights"] if f["direction"] == "up"),
@@ -231,8 +232,7 @@ def test_a_session_without_flights_is_one_lap():
     assert session["total_descent"] == 0 and session["total_calories"] == 19
 
 
-def test_many_flights_reuse_local_message_types_and_still_decode():
-    """Records with and without a cadence need two definitions; 100 flights go round the 16 local types."""
+def test_many_flights_still_decode():
     flights = [{"idx": i + 1, "direction": "up" if i % 2 == 0 else "down", "t_start_s": 10.0 * i + 1,
                 "t_end_s": 10.0 * i + 6, "duration_s": 5.0, "steps": 5, "cadence_spm": None if i % 3 else 60.0}
                for i in range(100)]
@@ -240,6 +240,25 @@ def test_many_flights_reuse_local_message_types_and_still_decode():
                                            steps_down=250, elevation_gain_m=255.0)))
     assert len(m["lap_mesgs"]) == 100 and m["session_mesgs"][0]["num_laps"] == 100
     assert [r["total_cycles"] for r in m["record_mesgs"]][-1] == 500
+    assert [lap["total_cycles"] for lap in m["lap_mesgs"]] == [5] * 100
+
+
+def test_more_kinds_of_message_than_local_types_are_defined_again_when_needed():
+    """FIT has 16 local message types: a 17th kind of message takes one back, and its old kind is
+    defined again when it comes back. 20 kinds of record (each its own set of fields), twice round."""
+    w = FitWriter()
+    fields = ["altitude", "cadence", "distance", "total_cycles", "timestamp"]
+    kinds = [[name for bit, name in enumerate(fields) if k >> bit & 1] for k in range(1, 21)]
+    sent = []
+    for i in range(40):
+        values = {name: 1_100_000_000 + i if name == "timestamp" else i + 1 for name in kinds[(i * 7) % 20]}
+        w.message("record", values)
+        sent.append(values)
+    records = decode(w.to_bytes())["record_mesgs"]
+    assert len(records) == 40
+    for got, values in zip(records, sent):
+        assert got.get("total_cycles") == values.get("total_cycles")
+        assert got.get("cadence") == values.get("cadence")
 
 
 @pytest.mark.parametrize("changes, words", [
@@ -249,7 +268,7 @@ def test_many_flights_reuse_local_message_types_and_still_decode():
     ({"steps": -1}, "steps"),
     ({"flights": [{"direction": "sideways", "t_start_s": 1, "t_end_s": 2, "steps": 1}]}, "direction"),
     ({"flights": [{"direction": "up", "t_start_s": 5, "t_end_s": 2, "steps": 1}]}, "t_end_s"),
-    ({"energy_kcal": 1e9}, "FIT session field 11"),
+    ({"energy_kcal": 1e9}, "FIT session total_calories"),
 ])
 def test_a_session_that_cannot_be_a_fit_file_is_a_clear_error(changes, words):
     with pytest.raises(ValueError, match=words):
@@ -258,5 +277,7 @@ def test_a_session_that_cannot_be_a_fit_file_is_a_clear_error(changes, words):
 
 def test_a_value_beyond_its_base_type_is_refused_by_name():
     w = FitWriter()
-    with pytest.raises(ValueError, match="FIT lap field 10: 4294967296 is outside"):
-        w.message("lap", 19, [(10, "uint32", 2 ** 32)])
+    with pytest.raises(ValueError, match="FIT lap total_cycles: 4294967296 is outside what a uint32 holds"):
+        w.message("lap", {"total_cycles": 2 ** 32})
+    with pytest.raises(ValueError, match="FIT lap has no field 'steps'"):
+        w.message("lap", {"steps": 3})

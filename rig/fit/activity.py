@@ -49,27 +49,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from rig.fit import profile
 from rig.fit.encoder import FitWriter, fit_time, scaled
 
-# global message numbers (FIT profile)
-FILE_ID, DEVICE_INFO, EVENT, RECORD, LAP, SESSION, ACTIVITY = 0, 23, 21, 20, 19, 18, 34
-TIMESTAMP = 253
-MESSAGE_INDEX = 254
-
-FILE_ACTIVITY = 4
-MANUFACTURER_DEVELOPMENT = 255
 PRODUCT = 1
 PRODUCT_NAME = "stairrig"
-SERIAL_NUMBER = 0x53545231       # "STR1": one for every stairrig (FIT needs one; 0 means none)
-SOURCE_LOCAL = 5
-SPORT_FITNESS_EQUIPMENT = 4
-SUB_SPORT_STAIR_CLIMBING = 16
-EVENT_TIMER, EVENT_SESSION, EVENT_LAP, EVENT_ACTIVITY = 0, 8, 9, 26
-EVENT_START, EVENT_STOP, EVENT_STOP_ALL = 0, 1, 4
-LAP_TRIGGER_MANUAL, LAP_TRIGGER_SESSION_END = 0, 7
-SESSION_TRIGGER_ACTIVITY_END = 0
-ACTIVITY_MANUAL = 0
-INTENSITY_ACTIVE = 0
+SERIAL_NUMBER = 0x53545231       # "STR1": one for every stairrig (FIT wants one; 0 means none)
+SPORT = {"sport": profile.SPORT_FITNESS_EQUIPMENT, "sub_sport": profile.SUB_SPORT_STAIR_CLIMBING}
 
 
 def session_fit(session: dict, *, utc_offset_s: int = 0, software_version: str | None = None) -> bytes:
@@ -82,85 +68,76 @@ def session_fit(session: dict, *, utc_offset_s: int = 0, software_version: str |
     s = _Session(session)
     w = FitWriter()
     created = fit_time(s.start)
-    w.message("file_id", FILE_ID, [
-        (0, "enum", FILE_ACTIVITY), (1, "uint16", MANUFACTURER_DEVELOPMENT), (2, "uint16", PRODUCT),
-        (3, "uint32z", SERIAL_NUMBER), (4, "uint32", created), (8, "string", PRODUCT_NAME),
-    ])
-    w.message("device_info", DEVICE_INFO, [
-        (TIMESTAMP, "uint32", created), (0, "uint8", 0), (2, "uint16", MANUFACTURER_DEVELOPMENT),
-        (3, "uint32z", SERIAL_NUMBER), (4, "uint16", PRODUCT), (5, "uint16", _version(software_version)),
-        (25, "enum", SOURCE_LOCAL), (27, "string", PRODUCT_NAME),
-    ])
-    w.message("event", EVENT, [(TIMESTAMP, "uint32", created), (0, "enum", EVENT_TIMER),
-                               (1, "enum", EVENT_START), (4, "uint8", 0)])
-
-    laps = s.laps()
-    for point in s.points():
-        w.message("record", RECORD, [
-            (TIMESTAMP, "uint32", fit_time(s.at(point["t_s"]))),
-            (2, "uint16", scaled(point["altitude_m"], 5, 500)),
-            (4, "uint8", _whole(point.get("cadence_spm"))), (5, "uint32", 0),
-            (19, "uint32", point["steps"]),
-        ])
-        for lap in laps:
-            if lap["written_after_s"] == point["t_s"] and not lap.get("written"):
-                _lap(w, s, lap)
-                lap["written"] = True
     end = fit_time(s.end)
-    w.message("event", EVENT, [(TIMESTAMP, "uint32", end), (0, "enum", EVENT_TIMER),
-                               (1, "enum", EVENT_STOP_ALL), (4, "uint8", 0)])
-    ascent_m = s.elevation_gain_m
-    descent_m = s.height_per_step_m * s.steps_down
+    device = {"manufacturer": profile.MANUFACTURER_DEVELOPMENT, "product": PRODUCT, "serial_number": SERIAL_NUMBER,
+              "product_name": PRODUCT_NAME}
+    w.message("file_id", {"type": profile.FILE_ACTIVITY, "time_created": created, **device})
+    w.message("device_info", {"timestamp": created, "device_index": profile.DEVICE_CREATOR, **device,
+                              "software_version": _version(software_version), "source_type": profile.SOURCE_LOCAL})
+    w.message("event", {"timestamp": created, "event": profile.EVENT_TIMER, "event_type": profile.EVENT_START,
+                        "event_group": 0})
+    laps = s.laps()
+    waiting = list(laps)
+    for point in s.points():
+        w.message("record", {"timestamp": fit_time(s.at(point["t_s"])),
+                             "altitude": scaled(max(-500.0, point["altitude_m"]), 5, 500),
+                             "cadence": _whole(point.get("cadence_spm")), "distance": 0,
+                             "total_cycles": point["steps"]})
+        while waiting and waiting[0]["written_after_s"] <= point["t_s"]:
+            w.message("lap", _lap(s, waiting.pop(0)))
+    w.message("event", {"timestamp": end, "event": profile.EVENT_TIMER, "event_type": profile.EVENT_STOP_ALL,
+                        "event_group": 0})
     cadences = [lap["cadence_spm"] for lap in laps if lap["cadence_spm"] is not None]
-    w.message("session", SESSION, [
-        (MESSAGE_INDEX, "uint16", 0), (TIMESTAMP, "uint32", end),
-        (0, "enum", EVENT_SESSION), (1, "enum", EVENT_STOP),
-        (2, "uint32", created), (5, "enum", SPORT_FITNESS_EQUIPMENT), (6, "enum", SUB_SPORT_STAIR_CLIMBING),
-        (7, "uint32", scaled(s.duration_s, 1000)), (8, "uint32", scaled(s.duration_s, 1000)),
-        (9, "uint32", 0), (10, "uint32", s.steps),
-        (11, "uint16", None if s.energy_kcal is None else round(s.energy_kcal)),
-        (18, "uint8", _whole(s.cadence_spm)), (19, "uint8", _whole(max(cadences, default=None))),
-        (92, "uint8", _fraction(s.cadence_spm, 128)),
-        (22, "uint16", math.floor(ascent_m)), (199, "uint8", _fraction(ascent_m, 100)),
-        (23, "uint16", math.floor(descent_m)), (200, "uint8", _fraction(descent_m, 100)),
-        (25, "uint16", 0), (26, "uint16", len(laps)), (28, "enum", SESSION_TRIGGER_ACTIVITY_END),
-        (59, "uint32", scaled(s.active_s, 1000)),
-    ])
-    w.message("activity", ACTIVITY, [
-        (TIMESTAMP, "uint32", end), (0, "uint32", scaled(s.duration_s, 1000)), (1, "uint16", 1),
-        (2, "enum", ACTIVITY_MANUAL), (3, "enum", EVENT_ACTIVITY), (4, "enum", EVENT_STOP),
-        (5, "uint32", end + int(utc_offset_s)),
-    ])
+    w.message("session", {
+        "message_index": 0, "timestamp": end, "event": profile.EVENT_SESSION, "event_type": profile.EVENT_STOP,
+        "start_time": created, **SPORT,
+        "total_elapsed_time": scaled(s.duration_s, 1000), "total_timer_time": scaled(s.duration_s, 1000),
+        "total_moving_time": scaled(s.active_s, 1000),
+        "total_distance": 0, "total_cycles": s.steps,
+        "total_calories": None if s.energy_kcal is None else round(s.energy_kcal),
+        **_cadence(s.cadence_spm), "max_cadence": _whole(max(cadences, default=None)),
+        **_height("ascent", s.elevation_gain_m), **_height("descent", s.height_per_step_m * s.steps_down),
+        "first_lap_index": 0, "num_laps": len(laps), "trigger": profile.SESSION_TRIGGER_ACTIVITY_END,
+    })
+    w.message("activity", {
+        "timestamp": end, "total_timer_time": scaled(s.duration_s, 1000), "num_sessions": 1,
+        "type": profile.ACTIVITY_MANUAL, "event": profile.EVENT_ACTIVITY, "event_type": profile.EVENT_STOP,
+        "local_timestamp": end + int(utc_offset_s),
+    })
     return w.to_bytes()
 
 
-def _lap(w: FitWriter, s: "_Session", lap: dict) -> None:
+def _lap(s: "_Session", lap: dict) -> dict:
     up = lap["direction"] == "up"
-    height_m = lap["height_m"]
-    w.message("lap", LAP, [
-        (MESSAGE_INDEX, "uint16", lap["index"]), (TIMESTAMP, "uint32", fit_time(s.at(lap["t_end_s"]))),
-        (0, "enum", EVENT_LAP), (1, "enum", EVENT_STOP),
-        (2, "uint32", fit_time(s.at(lap["t_start_s"]))),
-        (7, "uint32", scaled(lap["duration_s"], 1000)), (8, "uint32", scaled(lap["duration_s"], 1000)),
-        (9, "uint32", 0), (10, "uint32", lap["steps"]),
-        (17, "uint8", _whole(lap["cadence_spm"])), (80, "uint8", _fraction(lap["cadence_spm"], 128)),
-        (21, "uint16", math.floor(height_m) if up else 0), (156, "uint8", _fraction(height_m, 100) if up else 0),
-        (22, "uint16", 0 if up else math.floor(height_m)), (157, "uint8", 0 if up else _fraction(height_m, 100)),
-        (23, "enum", INTENSITY_ACTIVE),
-        (24, "enum", LAP_TRIGGER_SESSION_END if lap["last"] else LAP_TRIGGER_MANUAL),
-        (25, "enum", SPORT_FITNESS_EQUIPMENT), (39, "enum", SUB_SPORT_STAIR_CLIMBING),
-    ])
+    return {
+        "message_index": lap["index"], "timestamp": fit_time(s.at(lap["t_end_s"])),
+        "event": profile.EVENT_LAP, "event_type": profile.EVENT_STOP, "start_time": fit_time(s.at(lap["t_start_s"])),
+        "total_elapsed_time": scaled(lap["duration_s"], 1000), "total_timer_time": scaled(lap["duration_s"], 1000),
+        "total_distance": 0, "total_cycles": lap["steps"], **_cadence(lap["cadence_spm"]),
+        **_height("ascent", lap["height_m"] if up else 0.0), **_height("descent", 0.0 if up else lap["height_m"]),
+        "intensity": profile.INTENSITY_ACTIVE,
+        "lap_trigger": profile.LAP_TRIGGER_SESSION_END if lap["last"] else profile.LAP_TRIGGER_MANUAL, **SPORT,
+    }
 
 
 def _whole(x: float | None) -> int | None:
     return None if x is None else min(254, math.floor(x))
 
 
-def _fraction(x: float | None, scale: int) -> int | None:
-    """The part of ``x`` after its whole units, in 1/scale (FIT's fractional fields)."""
-    if x is None:
-        return None
-    return min(scale - 1, round((x - math.floor(x)) * scale))
+def _cadence(spm: float | None) -> dict:
+    """Steps a minute as FIT's cadence: whole, and the fraction in 128ths."""
+    if spm is None:
+        return {}
+    n = round(spm * 128)
+    if n // 128 > 254:
+        return {"avg_cadence": 254}
+    return {"avg_cadence": n // 128, "avg_fractional_cadence": n % 128}
+
+
+def _height(which: str, m: float) -> dict:
+    """A height as FIT's total_ascent/descent (whole metres) and total_fractional_ascent/descent (cm)."""
+    cm = round(m * 100)
+    return {f"total_{which}": cm // 100, f"total_fractional_{which}": cm % 100}
 
 
 def _version(text: str | None) -> int | None:

@@ -8,10 +8,10 @@ carry just the values, in that order. Everything here is little-endian. The
 header and the whole file each end with the protocol's CRC-16 (the SDK's
 nibble table).
 
-This module knows nothing of stairrig: a caller gives each message as its
-global number and ``(field number, base type, raw value)`` triples, with
-scale and offset already applied (``scaled``). A field whose value is
-``None`` is left out of the message. Pure: no I/O, no clock.
+A caller gives each message by its name and its fields' raw values by name
+(``profile.py`` has their numbers and base types; scale and offset are the
+caller's, with ``scaled``). A field whose value is ``None`` is left out.
+Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import struct
+
+from rig.fit.profile import MESSAGES
 
 PROTOCOL_VERSION = 0x20          # 2.0
 PROFILE_VERSION = 21 * 1000 + 218   # the FIT profile the fields were taken from (SDK 21.218)
@@ -82,19 +84,21 @@ class FitWriter:
         self._next_local = 0
         self.messages = 0
 
-    def message(self, name: str, global_num: int, fields: list[tuple[int, str, object]]) -> None:
+    def message(self, name: str, values: dict[str, object]) -> None:
         """One data message (and its definition when the same fields were not defined yet).
 
-        ``name`` only names the message in errors; a raw value out of its
-        base type's range is a ``ValueError`` naming the message and field.
+        A field the profile does not have, or a raw value out of its base
+        type's range, is a ``ValueError`` naming the message and the field.
         """
+        global_num, fields = MESSAGES[name]
+        unknown = set(values) - set(fields)
+        if unknown:
+            raise ValueError(f"FIT {name} has no field {sorted(unknown)[0]!r}")
         present = []
-        for num, base, value in fields:
-            if value is None:
-                continue
-            if base not in BASE_TYPES:
-                raise ValueError(f"FIT {name} field {num}: unknown base type {base!r}")
-            present.append((num, base, self._raw(name, num, base, value)))
+        for field, (num, base) in fields.items():
+            value = values.get(field)
+            if value is not None:
+                present.append((num, base, self._raw(f"{name} {field}", base, value)))
         signature = (global_num, tuple((num, base, len(raw)) for num, base, raw in present))
         local = self._local_of.get(signature)
         if local is None:
@@ -129,7 +133,7 @@ class FitWriter:
         return local
 
     @staticmethod
-    def _raw(name: str, num: int, base: str, value) -> bytes:
+    def _raw(what: str, base: str, value) -> bytes:
         _byte, code, low, high = BASE_TYPES[base]
         if code is None:                           # a string: UTF-8, NUL-terminated
             raw = str(value).encode("utf-8")[:254]
@@ -141,7 +145,7 @@ class FitWriter:
                     raw = raw[:-1]
             return raw.replace(b"\0", b" ") + b"\0"
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"FIT {name} field {num}: {value!r} is not a whole number")
+            raise ValueError(f"FIT {what}: {value!r} is not a whole number")
         if not low <= value <= high:
-            raise ValueError(f"FIT {name} field {num}: {value} is outside what a {base} holds ({low} to {high})")
+            raise ValueError(f"FIT {what}: {value} is outside what a {base} holds ({low} to {high})")
         return struct.pack("<" + code, value)
