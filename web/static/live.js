@@ -104,9 +104,10 @@ function render(state) {
   // the share of active time at or below the target grip (rig/live.py within_target_pct); none
   // before the first step or when the rig cannot tell (no force sensor for a light touch)
   setText(document.getElementById('target-grip'), TARGET_WORDS[drill.grip] || drill.grip || '–');
-  const within = f.isNum(s.within_target_pct);
-  document.getElementById('within-words').hidden = !within;
-  setText(document.getElementById('within-target'), f.pct(s.within_target_pct));
+  const within = s.within_target_pct;
+  setText(document.getElementById('within-target'), f.isNum(within) ? Math.round(within) : '–');
+  setText(document.getElementById('within-unit'), f.isNum(within) ? ' %' : '');
+  setText(document.getElementById('within-note'), f.isNum(within) || !active ? 'of the time' : 'the rails cannot tell');
 
   const rails = state.rails || {};
   renderRail('left', rails.left, drill.grip);
