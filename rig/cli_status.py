@@ -14,6 +14,7 @@ from rig.outputs.status import status_path
 RUNTIME_STATUS = "/run/stairrig/status.json"   # where the systemd unit's service writes it
 STALE_S = 10.0       # the service rewrites its status every 2 s
 ANALOG_LIVE_S = 2.0  # a force channel sampled within this is live
+MAX_STATUS_BYTES = 1 << 20   # a 64-tread rig's status is a few kB
 
 
 def add_parser(sub) -> None:
@@ -104,8 +105,9 @@ def _not_running(args, message: str, looked_in: list[str], state: str, code: int
     return code
 
 
-def _read(args) -> tuple[dict | None, int]:
-    """The status document, or (None, exit status) once the reason is printed."""
+def _read(args) -> tuple[dict | None, int, list[str]]:
+    """The status document, or None and the exit status once the reason is printed; and the files
+    looked in (the one read last)."""
     explicit = args.data_dir or args.config
     data_dir = data_dir_from_args(args)
     path = status_path(data_dir)
@@ -117,24 +119,31 @@ def _read(args) -> tuple[dict | None, int]:
     no_service = "" if explicit or runtime else (f"no {RUNTIME_STATUS} (the installed service writes it while "
                                                  "it runs: systemctl status stairrig says why it does not) and ")
     try:
-        with open(path) as fh:
-            return json.load(fh), 0
+        with open(path, "rb") as fh:
+            text = fh.read(MAX_STATUS_BYTES + 1)
+        if len(text) > MAX_STATUS_BYTES:
+            raise ValueError(f"larger than {MAX_STATUS_BYTES >> 20} MB")
+        doc = json.loads(text)
+        if not isinstance(doc, dict):
+            raise ValueError("not a JSON object")
+        return doc, 0, looked_in
     except PermissionError:
         if no_service:   # the installed service is not running; one run by hand as its user may be
             return None, _not_running(
                 args, f"stairrig is not running here: {no_service}{path} is not readable by this user (one run by "
                       "hand as the service's user would write it: sudo stairrig status reads it)",
-                looked_in, "not_running", 3)
+                looked_in, "not_running", 3), looked_in
         return None, _not_running(
             args, f"stairrig status: {path} is not readable by this user; sudo stairrig status reads it",
-            looked_in, "unreadable", 4)
+            looked_in, "unreadable", 4), looked_in
     except FileNotFoundError:
         where = ("(is this its data directory?)" if explicit else
                  "(for a stairrig run by hand with another data directory, say which with --data-dir or --config)")
         return None, _not_running(
-            args, f"stairrig is not running here: {no_service}no {path} {where}", looked_in, "not_running", 3)
+            args, f"stairrig is not running here: {no_service}no {path} {where}", looked_in, "not_running", 3), looked_in
     except (OSError, ValueError) as exc:
-        return None, _not_running(args, f"stairrig status: cannot read {path}: {exc}", looked_in, "unreadable", 4)
+        return None, _not_running(args, f"stairrig status: cannot read {path}: {exc}", looked_in, "unreadable",
+                                  4), looked_in
 
 
 def _print_stopped(doc: dict, now: dt.datetime) -> None:
@@ -154,9 +163,18 @@ def _print_stopped(doc: dict, now: dt.datetime) -> None:
 
 
 def main(args) -> int:
-    doc, code = _read(args)
+    doc, code, looked_in = _read(args)
     if doc is None:
         return code
+    try:
+        return _show(args, doc)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:   # not a status stairrig wrote
+        what = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+        return _not_running(args, f"stairrig status: {looked_in[-1]} is not a status stairrig wrote "
+                                  f"({escaped(what)})", looked_in, "unreadable", 4)
+
+
+def _show(args, doc: dict) -> int:
     now = dt.datetime.now(dt.timezone.utc)
     state, problems = judge(doc, now)
     if args.json:

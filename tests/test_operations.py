@@ -226,3 +226,19 @@ def test_logs_carry_their_level_for_journald():
                           env={**os.environ, "JOURNAL_STREAM": "8:1234"})
     lines = done.stderr.splitlines()
     assert len(lines) > 3 and all(line.startswith("<3>") for line in lines)   # the traceback too
+
+
+@pytest.mark.parametrize("content, words", [
+    (b'{"pid": 1}', "is not a status stairrig wrote (no 'updated_at')"),
+    (b"[1, 2]", "not a JSON object"),
+    (b"{" * 10, "cannot read"),
+    (b" " * (2 << 20), "larger than 1 MB"),
+])
+def test_status_of_a_damaged_status_file(tmp_path, content, words):
+    """Not a status stairrig wrote: one message naming the file (exit 4), as JSON with --json; no traceback."""
+    (tmp_path / "status.json").write_bytes(content)
+    text = status("--data-dir", str(tmp_path))
+    assert text.returncode == 4 and words in text.stderr and str(tmp_path / "status.json") in text.stderr
+    assert "Traceback" not in text.stderr and text.stdout == ""
+    doc = json.loads(status("--json", "--data-dir", str(tmp_path)).stdout)
+    assert doc["state"] == "unreadable" and words in doc["problems"][0]
