@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import shutil
 import subprocess
 import sys
 
@@ -21,6 +22,7 @@ from garmin_fit_sdk.crc_calculator import CrcCalculator
 
 from rig.fit import session_fit
 from rig.fit.encoder import FitWriter, crc16
+from tests.test_web_browser import CHROMIUM, PanelRig, Tab, assert_clean, browser  # noqa: F401 (a fixture)
 from tests.test_web_support import record_session, send, wait_for
 
 pytest_plugins = ("tests.test_web_support",)   # its fixtures: rig, service, app, client
@@ -210,6 +212,30 @@ def test_the_panel_serves_an_ended_session_as_a_fit_attachment_and_refuses_a_run
     assert refused.status_code == 409 and "still running" in refused.get_json()["error"]
     missing = client.get("/api/sessions/999/export.fit")
     assert missing.status_code == 404 and "no session 999" in missing.get_json()["error"]
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
+def test_the_session_page_downloads_the_fit_file(history, browser, tmp_path):  # noqa: F811
+    """In a real browser on the panel over the demo's history: the button, its file name, its file."""
+    data, s = history
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    rig = PanelRig(str(copy))
+    tab = Tab(browser, rig.url)
+    try:
+        page = tab.goto(f"/history/{s['id']}")
+        button = page.get_by_role("link", name="Export for Garmin/Strava (FIT)")
+        button.wait_for(timeout=10_000)
+        with page.expect_download(timeout=10_000) as download:
+            button.click()
+        local = dt.datetime.fromisoformat(s["started_at"]).astimezone()
+        assert download.value.suggested_filename == f"stairrig-{local:%Y-%m-%d}-{s['id']}.fit"
+        m = decode(open(download.value.path(), "rb").read())
+        assert m["session_mesgs"][0]["total_cycles"] == s["steps"] and len(m["lap_mesgs"]) == len(s["flights"])
+        assert_clean(tab)
+    finally:
+        tab.close()
+        rig.stop()
 
 
 # -- sessions the demo does not make -------------------------------------------------------------

@@ -13,14 +13,14 @@ What goes in, and why (the FIT profile of SDK 21.218):
 - the sport: ``fitness_equipment`` (4) with the sub-sport ``stair_climbing``
   (16), what Garmin's own watches write for their "Stair Stepper"
   activity. Garmin Connect files it as stair stepping; Strava maps that
-  pair to its "StairStepper" type; intervals.icu shows the sport as Strava
-  does. The newer ``floor_climbing`` (48) is the watches' climb of a
-  building's floors: some importers do not know it and call it a
-  generic workout.
+  pair to its "StairStepper" type. The newer ``floor_climbing`` (48) is
+  the watches' climb of a building's floors: some importers do not know
+  it and call it a generic workout.
 - ``event``: the timer started at the start, stopped (stop_all) at the end.
 - ``record``: the session's start and end, and the start and end of each
   flight, with the steps so far (``total_cycles``), the height above the
-  start (``altitude``: up flights add, down flights take away), distance 0,
+  start (``altitude``: up flights add, down flights take away; never
+  below FIT's -500 m), distance 0,
   and the flight's cadence in steps a minute. The history keeps no time of
   each step, so nothing is made up between these points.
 - one ``lap`` a flight: its start and duration (to the millisecond; FIT
