@@ -249,3 +249,17 @@ def test_the_sampler_reads_an_hx711_at_its_rate_on_real_time():
     assert driver.reads <= chip.conversions <= driver.reads + driver.dropped
     assert sampler.period_s == 1 / 80
     assert reads["dout"] <= 60 * (chip.conversions + chip.resets + 4)
+
+
+def test_a_stop_ends_the_wait_for_a_conversion_at_once():
+    factory = RigMockFactory()
+    stop = threading.Event()
+    driver = HX711(DOUT, SCK, 10, pin_factory=factory, stop=stop)
+    try:
+        factory.pin(DOUT).drive_high()               # nothing converts
+        threading.Timer(0.05, stop.set).start()
+        with pytest.raises(Hx711NotReady, match="stopped while waiting for a conversion"):
+            driver.read_code()
+    finally:
+        driver.close()
+        factory.close()

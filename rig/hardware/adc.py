@@ -118,6 +118,8 @@ class AnalogSampler:
                     log.debug("%s", exc)
                     continue
                 except Exception as exc:  # a flaky SPI bus or HX711 must not stop the rig
+                    if stop.is_set():
+                        break             # stopping: a wait cut short is no failure
                     self.errors += 1
                     if not failing:
                         log.error("reading %s from the %s failed: %s", name,

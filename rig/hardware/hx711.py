@@ -21,6 +21,7 @@ chip then settles for four conversion periods before the next one.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from gpiozero import InputDevice, OutputDevice
@@ -45,12 +46,13 @@ class HX711:
     """One HX711 on BCM ``dout`` and ``sck``, converting at ``rate_hz`` (10 or 80: its RATE pin)."""
 
     def __init__(self, dout: int, sck: int, rate_hz: float = 10, *, pin_factory=None,
-                 sleep=time.sleep, monotonic=time.monotonic):
+                 sleep=time.sleep, monotonic=time.monotonic, stop: threading.Event | None = None):
         self.name = f"HX711 (DOUT BCM {dout}, PD_SCK BCM {sck})"
         self.rate_hz = rate_hz
         self.period_s = 1.0 / rate_hz
         self._poll_s = self.period_s / 20          # the wait's slices once a conversion is due
         self._sleep, self._monotonic = sleep, monotonic
+        self._stop = stop          # the service stopping ends a wait for DOUT at once
         self._sck_device = OutputDevice(sck, initial_value=False, pin_factory=pin_factory)
         try:
             self._dout_device = InputDevice(dout, pull_up=None, active_state=True, pin_factory=pin_factory)
@@ -83,7 +85,9 @@ class HX711:
         dout = self._dout
         if not dout.state:
             return
-        monotonic, sleep = self._monotonic, self._sleep
+        monotonic, sleep, stop = self._monotonic, self._sleep, self._stop
+        if stop is not None:
+            sleep = stop.wait
         start = monotonic()
         deadline = start + ready_timeout_s(self.rate_hz, self._settling)
         due = start if self._last_ready is None else self._last_ready + self.period_s
@@ -93,7 +97,8 @@ class HX711:
                 self._settling = True
                 raise Hx711NotReady(f"{self.name}: no conversion ready in {now - start:.2f} s (DOUT stays "
                                     f"high): check its power (VCC, GND) and the DOUT and PD_SCK wires")
-            sleep(min(max(due - now, self._poll_s), deadline - now))
+            if sleep(min(max(due - now, self._poll_s), deadline - now)):
+                raise Hx711NotReady(f"{self.name}: stopped while waiting for a conversion")
 
     def read_code(self) -> int:
         """The next conversion as the chip's signed 24-bit count."""

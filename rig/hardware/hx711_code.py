@@ -75,8 +75,14 @@ def pulse_too_long(high_s: float) -> bool:
     return high_s > MAX_HIGH_S
 
 
+MIN_READY_TIMEOUT_S = 0.5
+"""The shortest wait for a conversion before the chip is called silent (a busy CPU, a simulator's
+clock that pauses, must not pass for a dead chip)."""
+
+
 def ready_timeout_s(rate_hz: float, first: bool) -> float:
     """How long to wait for DOUT to go low before calling the chip silent: two conversion periods
-    (the settling time too for the first reading, or after a reset), plus a margin for a busy CPU."""
+    (the settling time too for the first reading, or after a reset), plus a margin for a busy CPU;
+    at least ``MIN_READY_TIMEOUT_S``."""
     periods = SETTLE_PERIODS + 2 if first else 2
-    return periods / rate_hz + 0.05
+    return max(MIN_READY_TIMEOUT_S, periods / rate_hz + 0.05)

@@ -79,7 +79,7 @@ def open_sensors(config: RigConfig, sink: Sink, clock, stop: threading.Event, pi
             elif isinstance(wire, AnalogWiring) and wire.hx711 is not None:
                 hx = wire.hx711
                 try:
-                    device = HX711(hx.dout, hx.sck, hx.rate_hz, pin_factory=pin_factory)
+                    device = HX711(hx.dout, hx.sck, hx.rate_hz, pin_factory=pin_factory, stop=stop)
                 except (GPIOZeroError, OSError, RuntimeError) as exc:
                     raise SensorError(f"{channel}: cannot open the HX711 on BCM pins {hx.dout} (DOUT) and "
                                       f"{hx.sck} (PD_SCK): {exc}") from exc
