@@ -210,3 +210,9 @@ def test_perfect_athlete_walks_the_ladder_and_load_comes_last():
     assert later and hover < min(later) and max(later) < min(loaded)
     for key in visited[hover:]:
         assert level(key).grip == "hover"   # volume, speed and load keep hands hovering
+
+
+def test_grabs_in_one_session_are_said_in_the_singular():
+    rec = recommend([good("grip-hover", grabs=3)], "grip-hover")
+    assert rec.rule == "grabs"
+    assert "3 grabs in the last session at" in rec.reason and "1 sessions" not in rec.reason

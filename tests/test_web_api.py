@@ -310,7 +310,9 @@ def test_calibrating_over_the_api_needs_the_pin_and_measures(client, rig):
 
 def test_the_walk_test_needs_no_pin(client):
     assert "no walk test" in error_of(client.get("/api/walktest"), 404)
+    assert ok_json(client.get("/api/rigcheck"))["walktest"] is None          # what the page reads: no 404
     started = ok_json(send(client, "POST", "/api/walktest/start", {}))
+    assert ok_json(client.get("/api/rigcheck"))["walktest"]["steps"] == started["steps"]
     assert started["step"] == 0 and started["steps"] > 0 and started["prompt"]
     assert ok_json(client.get("/api/walktest"))["steps"] == started["steps"]
     assert "already running" in error_of(send(client, "POST", "/api/walktest/start", {}), 409)
