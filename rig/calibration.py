@@ -15,8 +15,10 @@ is: the configuration's values are used); so is an entry for a channel the
 rig does not have, or with a value out of range. The file is written
 atomically (a power cut leaves the old or the new file, never half of one).
 
-``tare_offset`` and ``scale_from`` are pure: raw MCP3008 readings (0..1) in,
-a number or a :class:`CalibrationError` with a sentence for people out.
+``tare_offset`` and ``scale_from`` are pure: raw readings (0..1) in, a number
+or a :class:`CalibrationError` with a sentence for people out. An MCP3008's
+reading and an HX711's (its 24-bit count as offset binary, 0.5 at 0 V) are
+judged by their own resolution (``hx711=True``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,12 @@ STEADY_SD = 4 / ADC_STEPS
 """Readings that spread more than this (standard deviation, about 4 ADC steps) are not steady."""
 MIN_LOAD_DELTA = 20 / ADC_STEPS
 """A known load must move the reading by at least 20 ADC steps to give a scale to 1 %-ish."""
+HX711_COUNTS = 1 << 24
+"""An HX711's counts over the reading's 0..1 (its 24 bits)."""
+HX711_STEADY_SD = 0.0005
+"""About 0.8 N on a 20 kg cell at 1 mV/V: an HX711 unloaded is far steadier than this."""
+HX711_MIN_LOAD_DELTA = 0.0025
+"""About 4 N on a 20 kg cell at 1 mV/V, as 20 MCP3008 steps are at 200 N full scale."""
 SCALE_N_RANGE = (1.0, 100_000.0)
 """Newtons per unit of reading (about the force at full scale) that a real cell and amplifier give."""
 
@@ -275,30 +283,41 @@ def _readings(raw_readings, what: str) -> list[float]:
     return values
 
 
-def _steps(reading: float) -> str:
+def _steps(reading: float, hx711: bool = False) -> str:
+    if hx711:
+        return f"{round(reading * HX711_COUNTS)} counts of the HX711"
     steps = round(reading * ADC_STEPS)
     return f"{steps} step{'s' if steps != 1 else ''} of the ADC"
 
 
-def tare_offset(raw_readings) -> float:
+def _hx711_full_scale(values: list[float]) -> bool:
+    """At either end of the HX711's range: its input is beyond what it converts (a wire off)."""
+    return max(values) >= 1.0 - 1.5 / HX711_COUNTS or min(values) <= 0.5 / HX711_COUNTS
+
+
+def tare_offset(raw_readings, *, hx711: bool = False) -> float:
     """The zero: the mean of a steady second of unloaded readings. Refuses readings that vary too
     much (someone touching it, a swinging rail), or that sit at 0 V or at full scale (a wiring fault)."""
     values = _readings(raw_readings, "unloaded")
-    if max(values) >= FULL_SCALE:
+    steady_sd = HX711_STEADY_SD if hx711 else STEADY_SD
+    if hx711 and _hx711_full_scale(values):
+        raise CalibrationError("the HX711 reads its full scale with no load: a signal wire (A+ or A-) is off "
+                               "or the cell is broken; check the wiring, then tare again")
+    if not hx711 and max(values) >= FULL_SCALE:
         raise CalibrationError("the reading is at the ADC's full scale (1.0) with no load: the amplifier's "
                                "output is stuck high or a wire is off; check the wiring, then tare again")
-    if max(values) < 0.5 / ADC_STEPS:
+    if not hx711 and max(values) < 0.5 / ADC_STEPS:
         raise CalibrationError("every reading is 0 V: the amplifier is unpowered or not connected, or its "
-                               "output is clipped at 0 V (lift REF); check the wiring, then tare again")
+                               "output is clipped at 0 V (raise REF); check the wiring, then tare again")
     sd = statistics.pstdev(values)
-    if sd > STEADY_SD:
-        raise CalibrationError(f"the readings vary too much (± {sd:.4f}, about {_steps(sd)}; at most "
-                               f"{_steps(STEADY_SD)} when unloaded): someone is touching it or it is still "
+    if sd > steady_sd:
+        raise CalibrationError(f"the readings vary too much (± {sd:.4f}, about {_steps(sd, hx711)}; at most "
+                               f"{_steps(steady_sd, hx711)} when unloaded): someone is touching it or it is still "
                                f"swinging. Hands off, wait, and tare again")
     return round(statistics.fmean(values), 6)
 
 
-def scale_from(raw_loaded_readings, zero_offset: float, known_n: float) -> float:
+def scale_from(raw_loaded_readings, zero_offset: float, known_n: float, *, hx711: bool = False) -> float:
     """Newtons per unit of reading, from a steady second of readings under a known load (newtons).
     Refuses a load too small to tell from zero, a reading at the ADC's full scale, and a reading
     that went down (the amplifier's inputs swapped)."""
@@ -307,20 +326,26 @@ def scale_from(raw_loaded_readings, zero_offset: float, known_n: float) -> float
     if not _is_number(known_n) or known_n <= 0:
         raise CalibrationError(f"the known load must be a positive force, not {known_n!r}")
     values = _readings(raw_loaded_readings, "loaded")
-    if max(values) >= FULL_SCALE:
+    min_delta = HX711_MIN_LOAD_DELTA if hx711 else MIN_LOAD_DELTA
+    steady_sd = HX711_STEADY_SD if hx711 else STEADY_SD
+    if hx711 and _hx711_full_scale(values):
+        raise CalibrationError("the HX711 reads its full scale: the load is beyond what it converts (or a "
+                               "signal wire is off); use a lighter mass")
+    if not hx711 and max(values) >= FULL_SCALE:
         raise CalibrationError("the reading is at the ADC's full scale (1.0): the load is beyond what the "
                                "amplifier passes (or a wire is off); use a lighter mass")
     mean = statistics.fmean(values)
     delta = mean - zero_offset
-    if delta <= -MIN_LOAD_DELTA:
+    if delta <= -min_delta:
         raise CalibrationError(f"the reading went down under the load (from {zero_offset:.4f} to {mean:.4f}): "
                                f"S+ and S- are swapped at the amplifier; swap them, tare again, and repeat")
-    if delta < MIN_LOAD_DELTA:
-        raise CalibrationError(f"the load moved the reading by only {max(delta, 0.0):.4f} ({_steps(max(delta, 0.0))}), "
-                               f"too little to tell from zero: hang a heavier mass (it must move the reading by "
-                               f"at least {_steps(MIN_LOAD_DELTA)}), or tare first if the zero is old")
+    if delta < min_delta:
+        raise CalibrationError(f"the load moved the reading by only {max(delta, 0.0):.4f} "
+                               f"({_steps(max(delta, 0.0), hx711)}), too little to tell from zero: hang a heavier "
+                               f"mass (it must move the reading by at least {_steps(min_delta, hx711)}), or tare "
+                               f"first if the zero is old")
     sd = statistics.pstdev(values)
-    if sd > max(STEADY_SD, 0.02 * delta):
+    if sd > max(steady_sd, 0.02 * delta):
         raise CalibrationError(f"the readings vary too much under the load (± {sd:.4f}): the mass is still "
                                f"swinging or someone is touching it. Let it settle and try again")
     scale_n = known_n / delta

@@ -201,7 +201,7 @@ class RigCheck:
         channel = self._force_channel(channel)
         with self._commands:
             try:
-                zero = tare_offset(self._raw_readings(channel))
+                zero = tare_offset(self._raw_readings(channel), hx711=self._force[channel].hx711 is not None)
             except CalibrationError as exc:
                 raise CommandError(f"{channel}: {exc}") from None
             return self._apply(channel, zero, self._calibration[channel]["scale_n"])
@@ -224,7 +224,8 @@ class RigCheck:
         with self._commands:
             zero = self._calibration[channel]["zero_offset"]
             try:
-                scale_n = scale_from(self._raw_readings(channel), zero, known_kg * G_M_S2)
+                scale_n = scale_from(self._raw_readings(channel), zero, known_kg * G_M_S2,
+                                     hx711=self._force[channel].hx711 is not None)
             except CalibrationError as exc:
                 raise CommandError(f"{channel}: {exc}") from None
             return self._apply(channel, zero, scale_n)

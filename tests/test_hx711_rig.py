@@ -95,3 +95,36 @@ def test_swapped_hx711_force_treads_are_named_with_their_pins():
     assert verdicts(walk) == {"tread.1.force": "swapped", "tread.2.force": "swapped"}
     assert walk.state()["results"]["tread.1.force"]["detail"].endswith(
         "Swap their wires, or their hx711 dout and sck pins in the configuration.")
+
+
+# -- the calibration's judgement of an HX711's readings (pure) ---------------------
+
+def test_an_hx711_tare_and_scale_are_judged_by_its_own_resolution():
+    from rig.calibration import CalibrationError, scale_from, tare_offset
+    zero = 0.5012
+    steady = [zero + (i % 3 - 1) * 2e-6 for i in range(80)]           # a few counts of noise
+    assert tare_offset(steady, hx711=True) == pytest.approx(zero, abs=1e-6)
+    # 12.5 kg on a 50 kg cell at 1 mV/V moves the reading 0.032: less than 20 MCP3008 steps, plenty here
+    loaded = [zero + 12.5 * G / 3830.0] * 80
+    assert scale_from(loaded, zero, 12.5 * G, hx711=True) == pytest.approx(3830.0, rel=1e-4)
+    with pytest.raises(CalibrationError, match="at least 41943 counts of the HX711"):
+        scale_from([zero + 0.001] * 80, zero, 1.0 * G, hx711=True)
+    with pytest.raises(CalibrationError, match="the HX711 reads its full scale with no load: a signal wire"):
+        tare_offset([0.0] * 80, hx711=True)
+    with pytest.raises(CalibrationError, match="the HX711 reads its full scale: the load is beyond"):
+        scale_from([1.0 - 1 / (1 << 24)] * 80, zero, 100 * G, hx711=True)
+    with pytest.raises(CalibrationError, match="vary too much .* counts of the HX711"):
+        tare_offset([zero + (i % 2) * 0.004 for i in range(80)], hx711=True)
+
+
+def test_the_rig_check_refuses_a_mass_too_light_for_an_hx711(rig):
+    from rig.commands import CommandError
+    ch = "rail.right.force"
+    rig.load(ch, 0.0)
+    rig.settle()
+    rig.check.tare(ch)
+    rig.load(ch, 0.5 * G)                               # 0.5 kg on a 50 kg cell: 0.0013 of the range
+    rig.settle()
+    with pytest.raises(CommandError, match=r"rail.right.force: the load moved the reading by only 0\.0013 .*"
+                                           r"counts of the HX711"):
+        rig.check.scale(ch, 0.5)
