@@ -125,7 +125,7 @@ def test_every_page_fits_the_screen_and_reads_right(seeded_rig, browser, viewpor
             page = tab.goto(path)
             tab.connected()
             wait_for_page(page, name)
-            page.screenshot(path=str(SCREENSHOTS / f"{name}-{viewport[0]}x{viewport[1]}.png"), full_page=True)
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-{viewport[0]}x{viewport[1]}.png"))
             assert layout_faults(page) == [], name
             assert leaked_words(page) == [], name
         assert tab.problems == [], tab.problems
@@ -205,6 +205,7 @@ def test_progress_without_a_finished_session_explains_and_draws_no_empty_chart(t
         tab.connected()
         page.wait_for_selector("#progress-empty", state="visible", timeout=WAIT_MS)
         assert "No finished session" in page.locator("#progress-empty").inner_text()
+        page.screenshot(path=str(SCREENSHOTS / "progress-empty-390x844.png"))
         assert page.locator(".chart-card:visible").count() == 0
         box = page.locator("#progress-empty").bounding_box()
         assert box["y"] + box["height"] <= PHONE[1]         # above the fold, on a phone too
@@ -251,6 +252,7 @@ def test_settings_are_locked_and_say_how_to_set_a_pin(tmp_path, browser):  # noq
                                     "#add-athlete input").all():
             assert control.is_disabled()
         assert "no PIN is configured" in page.locator("#athletes-locked").inner_text()
+        page.screenshot(path=str(SCREENSHOTS / "settings-no-pin-390x844.png"), full_page=True)
         assert layout_faults(page) == [] and tab.problems == []
     finally:
         tab.close()
