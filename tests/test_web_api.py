@@ -41,12 +41,13 @@ def error_of(response, status):
 
 def test_status_is_the_live_state_with_the_panel_facts(client, service):
     body = ok_json(client.get("/api/status"))
-    assert set(body) == {"state", "healthy", "mqtt", "history", "version", "units", "rig", "pin_required",
-                         "authorised"}
+    assert set(body) == {"state", "healthy", "mqtt", "history", "traces", "version", "units", "rig",
+                         "pin_required", "authorised"}
+    assert body["history"] == {"available": True, "error": None, "waiting_sessions": 0}
+    assert body["traces"] == {"ok": True, "problems": []}
     assert body["state"]["rig_id"] == service.config.rig_id
     assert body["state"]["athlete"]["name"] == "Test"
     assert body["healthy"] is True and body["mqtt"] is None
-    assert body["history"] == {"available": True}
     assert body["version"] == "0.1.0" and body["units"] == "metric"
     assert body["rig"] == LAYOUT.to_header()
     assert body["pin_required"] is True and body["authorised"] is False
@@ -437,7 +438,8 @@ def test_the_history_off_is_503_not_500(tmp_path):
     r = Rig(dataclasses.replace(config, history=dataclasses.replace(config.history, enabled=False)))
     try:
         c = create_app(r.service.config, r.service).test_client()
-        assert ok_json(c.get("/api/status"))["history"] == {"available": False}
+        history = ok_json(c.get("/api/status"))["history"]
+        assert history["available"] is False and "[history] enabled = false" in history["error"]
         assert ok_json(c.get("/api/athletes"))["athletes"][0]["name"] == "Test"
         assert "history" in error_of(c.get("/api/sessions"), 503)
         assert error_of(c.get("/api/progress"), 503)
