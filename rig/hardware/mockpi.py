@@ -16,6 +16,8 @@ the differences that matter for a service that runs for days:
 
 gpiozero's own ``MCP3008`` class reads through it unchanged: the real path
 (``MCP3008(channel, port, device)`` on lgpio's hardware SPI) is the same code.
+An HX711 on two of its pins is played by ``rig.hardware.mockhx711``, which
+answers the driver's clock bit by bit.
 """
 
 from __future__ import annotations
