@@ -59,6 +59,10 @@ def layout_faults(page) -> list[str]:
         if (box && box.scrollWidth > box.clientWidth + 1)
           faults.push(`table #${table.id} is cut: ${box.scrollWidth} px in a box of ${box.clientWidth}`);
       }
+      // on a tablet the bar is one line: it must not change height under a finger when the first
+      // tap turns the sound on and the sound button gets shorter
+      const bar = document.querySelector('.topbar').getBoundingClientRect();
+      if (width > 820 && bar.height > 80) faults.push(`the bar wraps at ${width} px (${bar.height} px high)`);
       for (const link of document.querySelectorAll('.nav a')) {
         const r = link.getBoundingClientRect();
         if (!shown(link) || r.right > width + 1 || r.width === 0)
@@ -113,7 +117,8 @@ def seeded_rig(tmp_path_factory, browser):  # noqa: F811
         rig.stop()
 
 
-@pytest.mark.parametrize("viewport", [TABLET, PHONE], ids=["tablet", "phone"])
+@pytest.mark.parametrize("viewport", [TABLET, PHONE, (800, 1280), (1024, 768)],
+                         ids=["tablet", "phone", "tablet-portrait", "small-tablet"])
 def test_every_page_fits_the_screen_and_reads_right(seeded_rig, browser, viewport):  # noqa: F811
     rig = seeded_rig
     tab = StrictTab(browser, rig.url, viewport=viewport)

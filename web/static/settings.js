@@ -135,5 +135,6 @@ document.getElementById('add-athlete').addEventListener('submit', (e) => {
 });
 
 showAccess();
+document.querySelector('#login-form button').disabled = false;     // listening now: the PIN goes to /api/login only
 loadAthletes();
 startPanel({});
