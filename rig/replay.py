@@ -27,7 +27,7 @@ def replay(path: str | os.PathLike, settings: DetectionSettings | None = None, *
     header = trace.header
     kwargs = {"on_event": on_event} if on_event is not None else {}
     detector = Detector(header.layout, settings or DetectionSettings(),
-                        weight_kg=weight_kg or header.weight_kg, **kwargs)
+                        weight_kg=weight_kg or header.weight_kg, added_load_kg=header.drill_added_load_kg, **kwargs)
     feed_many = detector.feed_many
     if progress is None:
         for batch in trace.batches():

@@ -62,7 +62,8 @@ class Service:
             "the history is off in the configuration ([history] enabled = false)")
         self.store = self._open_history(config) if config.history.enabled else None
         athlete = self._athlete(config)
-        self.detector = Detector(config.layout, config.detection, athlete.weight_kg)
+        self.detector = Detector(config.layout, config.detection, athlete.weight_kg,
+                                 added_load_kg=config.drill.added_load_kg or 0.0)
         self.sessions = SessionManager(
             config.layout, config.detection, self.bus.publish, athlete=athlete,
             drill=Drill(config.drill.facing, config.drill.grip, config.drill.planned_flights,
@@ -91,7 +92,8 @@ class Service:
         if config.record_traces if record is None else record:
             header = TraceHeader(layout=config.layout, weight_kg=athlete.weight_kg,
                                  athlete_name=athlete.name, drill_facing=config.drill.facing,
-                                 drill_grip=config.drill.grip, source=source)
+                                 drill_grip=config.drill.grip, drill_added_load_kg=config.drill.added_load_kg or 0.0,
+                                 source=source)
             try:
                 os.makedirs(config.data_dir, exist_ok=True)
                 self.recorder = TraceRecorder(config.data_dir, header)

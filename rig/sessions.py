@@ -158,7 +158,8 @@ class SessionManager:
         t0 = (t_first if t_first is not None else now) - self.pre_roll_s
         started_at = self.wall_clock() - dt.timedelta(seconds=max(0.0, now - t0))
         key = started_at.strftime("%Y-%m-%dT%H-%M-%S.%fZ")
-        session = _Session(key=key, detector=Detector(self.layout, self.settings, self.athlete.weight_kg),
+        session = _Session(key=key, detector=Detector(self.layout, self.settings, self.athlete.weight_kg,
+                                                             added_load_kg=self.drill.added_load_kg or 0.0),
                            t0=t0, started_at=started_at, athlete=self.athlete, drill=self.drill)
         session.detector.on_event = lambda e, s=session: self._on_session_event(s, e)
         # the channels' state at the session's start, then the buffered samples since

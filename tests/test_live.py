@@ -143,7 +143,8 @@ def test_a_sample_trace_through_the_live_path_on_a_virtual_clock(tmp_path, name)
     trace_path = shared_dir() / "traces" / f"{name}.jsonl"
     truth = json.loads(trace_path.with_name(f"{name}.truth.json").read_text())
     trace = read_trace(trace_path)
-    config = config_for(trace.header.layout, str(tmp_path), weight_kg=trace.header.weight_kg)
+    config = config_for(trace.header.layout, str(tmp_path), weight_kg=trace.header.weight_kg,
+                        drill={"added_load_kg": trace.header.drill_added_load_kg})
     samples = list(trace)
     rig = SimulatedRig(config, speed=20.0)
     try:

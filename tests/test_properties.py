@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from rig.core import Detector
 from rig.layout import RigLayout
+from tests.truth import gait_differences
 
 MARGIN_S = 0.250
 
@@ -131,3 +132,21 @@ def test_noise_never_changes_steps_or_directions(data):
     assert noisy_steps == clean_steps
     for key in ("steps", "steps_up", "steps_down", "ascents", "descents", "elevation_gain_m"):
         assert summary[key] == clean[key], key
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_noise_moves_no_flight_and_keeps_the_gait_figures_within_the_tolerances(data):
+    """The gait figures (flights, step times, steadiness, dwell, asymmetry, double support,
+    whole-foot placement) of a noisy walk are those of its clean walk, within the tolerances
+    of shared/traces/README.md."""
+    walk = data.draw(clean_walks())
+    layout, contacts = walk
+    _, clean = steps_of(layout, _normalise(clean_samples(layout, contacts)))
+    _, noisy_samples = data.draw(noisy(walk))
+    _, summary = steps_of(layout, noisy_samples)
+    gait, clean_gait = summary["gait"], clean["gait"]
+    assert len(clean_gait["flights"]) == clean["ascents"] + clean["descents"]
+    assert [(f["dir"], f["steps"], f["t"]) for f in gait["flights"]] == \
+        [(f["dir"], f["steps"], f["t"]) for f in clean_gait["flights"]]   # an onset is a first edge: never moved
+    assert gait_differences(gait, clean_gait) == []

@@ -65,6 +65,7 @@ def split_half(tread: Tread, half: str, refresh: Callable[[], None]) -> Handler:
     step its facing."""
     tracker = tread.tracker
     front = half == "front"
+    halves = tread.halves
 
     def on_half(t: float, v: float) -> None:
         on = bool(v)
@@ -76,6 +77,8 @@ def split_half(tread: Tread, half: str, refresh: Callable[[], None]) -> Handler:
             if tread.back_on == on:
                 return
             tread.back_on = on
+        if halves is not None:
+            halves.edge(front, t, on)
         if on:
             if tracker.phase == IDLE:  # this half opens a new contact
                 tread.first_half = half

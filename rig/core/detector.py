@@ -26,6 +26,7 @@ from typing import Callable
 
 from rig.core.channels import build_handlers, grab_event
 from rig.core.contact import INF
+from rig.core.gait import Gait
 from rig.core.grab import GrabDetector
 from rig.core.rails import Rail, RailFigures
 from rig.core.steps import StepRules, Tread
@@ -54,7 +55,7 @@ class Detector:
     """
 
     def __init__(self, layout: RigLayout, settings: DetectionSettings | None = None,
-                 weight_kg: float = DEFAULT_WEIGHT_KG, on_event: EventSink = _ignore):
+                 weight_kg: float = DEFAULT_WEIGHT_KG, on_event: EventSink = _ignore, added_load_kg: float = 0.0):
         self.layout = layout
         self.settings = settings = settings or DetectionSettings()
         self.thresholds = th = settings.resolve(weight_kg)
@@ -67,8 +68,13 @@ class Detector:
 
         self._timeline = timeline = Timeline()
         treads = [Tread(i) for i in range(1, layout.treads + 1)]
+        self._gait = gait = Gait(treads=layout.treads, stepper=layout.kind == "stepper", split=layout.split,
+                                 riser_m=layout.riser_m, mass_kg=weight_kg + added_load_kg,
+                                 min_contact_s=settings.min_contact_s)
         for tread in treads:
             tread.tracker = timeline.tracker(settings.min_contact_s, settings.bridge_s, EMPTY, OCCUPY, tread)
+            if gait.halves is not None:
+                tread.halves = gait.halves[tread.index - 1]
         rails = []
         for side in RAIL_SIDES:
             if side not in layout.rails:
@@ -81,7 +87,8 @@ class Detector:
         self._rails = {rail.side: rail for rail in rails}
         self._figures = RailFigures(rails, settings.firm_on_n, settings.firm_off_n, self._emit)
         self._steps = StepRules(treads, stepper=layout.kind == "stepper", split=layout.split, settings=settings,
-                                figures=self._figures, timeline=timeline, emit=self._emit, record=self._record)
+                                figures=self._figures, timeline=timeline, emit=self._emit, record=self._record,
+                                gait=gait)
         self._handlers = build_handlers(layout, treads, rails, th, timeline, self._record)
         self.channels = frozenset(self._handlers)
         # feed_many's fast path: the force channels of rails with a touch pad (the
@@ -327,4 +334,4 @@ class Detector:
     def summary(self) -> dict:
         """The spec's replay summary of everything decided so far."""
         return build_summary(self._steps, self._figures, self.events, self.layout.riser_m,
-                             self._t_first, self._t_last)
+                             self._t_first, self._t_last, self._gait)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Callable
 
 from rig.core.contact import ContactTracker
+from rig.core.gait import Gait, HalfTimes
 from rig.core.rails import RailFigures
 from rig.core.timeline import FALL, STALL, Timeline
 from rig.settings import DetectionSettings
@@ -26,7 +27,7 @@ EventSink = Callable[[dict], None]
 class Tread:
     """One tread: its contact tracker and, for a split tread, its halves."""
 
-    __slots__ = ("index", "tracker", "front_on", "back_on", "first_half", "t_first", "other_t")
+    __slots__ = ("index", "tracker", "front_on", "back_on", "first_half", "t_first", "other_t", "halves")
 
     def __init__(self, index: int):
         self.index = index
@@ -36,13 +37,14 @@ class Tread:
         self.first_half: str | None = None   # the half whose switch closed first
         self.t_first = 0.0
         self.other_t: float | None = None    # when the other half first closed
+        self.halves: HalfTimes | None = None  # a split tread's halves' raw on-times (for the gait figures)
 
 
 class StepRules:
     """Steps, directions, facing, flights, elevation, stalls and suspected falls."""
 
     def __init__(self, treads: list[Tread], *, stepper: bool, split: bool, settings: DetectionSettings,
-                 figures: RailFigures, timeline: Timeline, emit: EventSink, record: EventSink):
+                 figures: RailFigures, timeline: Timeline, emit: EventSink, record: EventSink, gait: Gait):
         self.treads = treads
         self.n = len(treads)
         self.stepper = stepper
@@ -54,6 +56,7 @@ class StepRules:
         self.timeline = timeline
         self.emit = emit         # every event
         self.record = record     # the summary's events (stall, fall_suspected), then emitted
+        self.gait = gait         # told each step, emptying and flight, at their times
         self.occupied: list[int] = []   # occupied treads, in the order of their steps
         self.empty_ref: int | None = 0  # reference level when nothing is occupied
         self.started = False
@@ -83,14 +86,19 @@ class StepRules:
 
         if self.stepper:
             direction: str | None = "up"
-            self.levels_up += 1
+            rise = 1
         elif ref is None:
             direction = None
+            rise = 0
         elif i > ref:
             direction = "up"
-            self.levels_up += i - ref
+            rise = i - ref
         else:
             direction = "down"
+            rise = ref - i
+        if direction == "up":
+            self.levels_up += rise
+        self.gait.step(t, i, direction, rise)
         self.steps += 1
         if direction == "up":
             self.steps_up += 1
@@ -121,6 +129,7 @@ class StepRules:
         self.occupied.remove(i)
         self.figures.occupancy_changed(t, -1)
         left = len(self.occupied)
+        self.gait.vacated(t, i, left)
         if left:
             self.emit({"type": "vacated", "t": t, "at": at, "tread": i, "occupied": left})
             return
@@ -140,9 +149,11 @@ class StepRules:
         if i == n and self.last_step_dir == "up":
             self.ascents += 1
             self.levels_up += 1
+            self.gait.flight(t, "up")
             self.emit({"type": "ascent", "t": t, "at": at, "ascents": self.ascents})
         elif i == 1 and self.last_step_dir == "down":
             self.descents += 1
+            self.gait.flight(t, "down")
             self.emit({"type": "descent", "t": t, "at": at, "descents": self.descents})
         last = self.last_step_tread
         if last is not None and 1 < last < n:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from rig.core.gait import Gait
 from rig.core.rails import RailFigures
 from rig.core.steps import StepRules
 
 
 def build_summary(steps: StepRules, figures: RailFigures, events: list[dict], riser_m: float,
-                  t_first: float | None, t_last: float) -> dict:
+                  t_first: float | None, t_last: float, gait: Gait) -> dict:
     """The summary of everything decided so far (``events``: the spec's events, in any order)."""
     active = figures.active_s
     rails = {}
@@ -45,4 +46,5 @@ def build_summary(steps: StepRules, figures: RailFigures, events: list[dict], ri
         "rails": rails,
         "reliance": reliance,
         "events": [{k: v for k, v in e.items() if k != "at"} for e in sorted(events, key=lambda e: e["t"])],
+        "gait": gait.summary(),
     }

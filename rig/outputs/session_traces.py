@@ -78,7 +78,7 @@ class SessionTraceRecorder:
         athlete, drill = event["athlete"], event["drill"]
         header = TraceHeader(layout=RigLayout.from_header(event["layout"]), weight_kg=athlete["weight_kg"],
                              athlete_name=athlete["name"], drill_facing=drill["facing"], drill_grip=drill["grip"],
-                             recorded_at=event["started_at"], source="session")
+                             drill_added_load_kg=drill.get("added_load_kg") or 0.0, recorded_at=event["started_at"], source="session")
         path = session_trace_path(self.data_dir, event["key"])
         os.makedirs(os.path.dirname(path), exist_ok=True)
         self._key = event["key"]

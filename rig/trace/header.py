@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rig.layout import LayoutError, RigLayout
-from rig.limits import MAX_TREADS, RISER_M, WEIGHT_KG
+from rig.limits import ADDED_LOAD_KG, MAX_TREADS, RISER_M, WEIGHT_KG
 from rig.settings import DEFAULT_WEIGHT_KG
 
 FORMAT = "stairrig-trace"
@@ -67,6 +67,7 @@ class TraceHeader:
     athlete_name: str | None = None
     drill_facing: str | None = None
     drill_grip: str | None = None
+    drill_added_load_kg: float = 0.0
     recorded_at: str | None = None
     source: str | None = None
     extra: dict = field(default_factory=dict)
@@ -77,7 +78,8 @@ class TraceHeader:
         if self.athlete_name is not None:
             athlete = {"name": self.athlete_name, **athlete}
         out["athlete"] = athlete
-        drill = {k: v for k, v in (("facing", self.drill_facing), ("grip", self.drill_grip)) if v}
+        drill = {k: v for k, v in (("facing", self.drill_facing), ("grip", self.drill_grip),
+                                   ("added_load_kg", self.drill_added_load_kg)) if v}
         if drill:
             out["drill"] = drill
         if self.recorded_at:
@@ -118,6 +120,11 @@ class TraceHeader:
             raise TraceError(f"header: drill.facing must be forward or backward, not {_shown(facing)}")
         if grip is not None and grip not in GRIPS:
             raise TraceError(f"header: drill.grip must be one of {', '.join(GRIPS)}, not {_shown(grip)}")
+        load = drill.get("added_load_kg", 0.0)
+        low, high = ADDED_LOAD_KG
+        if not _is_number(load) or not low <= load <= high:
+            raise TraceError(f"header: drill.added_load_kg must be a load from {low:g} to {high:g} kg, "
+                             f"not {_shown(load)}")
         name = athlete.get("name")
         return cls(
             layout=layout,
@@ -125,6 +132,7 @@ class TraceHeader:
             athlete_name=name if isinstance(name, str) else None,
             drill_facing=facing,
             drill_grip=grip,
+            drill_added_load_kg=float(load),
             recorded_at=obj.get("recorded_at") if isinstance(obj.get("recorded_at"), str) else None,
             source=obj.get("source") if isinstance(obj.get("source"), str) else None,
         )

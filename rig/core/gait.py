@@ -1,0 +1,187 @@
+"""Gait figures: flights with their power, step times, steadiness, dwell, leg
+asymmetry, double support and whole-foot placement (``docs/trace-format.md``,
+"Gait figures"), streaming, from the same contacts as the steps.
+
+``StepRules`` tells a ``Gait`` each step (its onset, tread, direction and
+rise), each tread emptying (with how many stay occupied) and each flight
+counted, all at their own times on the ordered timeline; a split tread's
+``HalfTimes`` keeps its halves' raw on-times, so that a step's whole-foot
+placement can be judged when its tread empties. ``summary()`` gives the
+summary's ``gait`` object at any moment.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from statistics import median, pstdev
+
+G = 9.80665
+_INF = float("inf")
+_MAX_SPANS = 4096
+
+
+class HalfTimes:
+    """The raw on-intervals of a split tread's two halves, kept until the contact they fall in is judged."""
+
+    __slots__ = ("spans",)
+
+    def __init__(self) -> None:
+        # front, back: [on_t, off_t] (off_t inf while on); a switch that chatters for hours
+        # without ever making a step keeps only its latest intervals
+        self.spans: tuple[deque, deque] = (deque(maxlen=_MAX_SPANS), deque(maxlen=_MAX_SPANS))
+
+    def edge(self, front: bool, t: float, on: bool) -> None:
+        spans = self.spans[0 if front else 1]
+        if on:
+            spans.append([t, _INF])
+        elif spans and spans[-1][1] == _INF:
+            spans[-1][1] = t
+
+    def on_time(self, front: bool, start: float, end: float) -> float:
+        """Raw on-time of a half within ``[start, end]``."""
+        total = 0.0
+        for on_t, off_t in self.spans[0 if front else 1]:
+            a = on_t if on_t > start else start
+            b = off_t if off_t < end else end
+            if b > a:
+                total += b - a
+        return total
+
+    def forget_until(self, t: float) -> None:
+        """Drop the intervals that ended by ``t`` (their contact has been judged)."""
+        for spans in self.spans:
+            while spans and spans[0][1] <= t:
+                spans.popleft()
+
+
+class _Step:
+    __slots__ = ("onset", "tread", "direction", "rise", "dwell")
+
+    def __init__(self, onset: float, tread: int, direction: str | None, rise: int):
+        self.onset = onset
+        self.tread = tread
+        self.direction = direction
+        self.rise = rise
+        self.dwell: float | None = None
+
+
+def _r(x: float | None, digits: int = 6) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+class Gait:
+    """The gait figures of one rig's steps (see the module's docstring)."""
+
+    def __init__(self, *, treads: int, stepper: bool, split: bool, riser_m: float, mass_kg: float,
+                 min_contact_s: float):
+        self.stepper = stepper
+        self.split = split
+        self.treads = treads
+        self.riser_m = riser_m
+        self.mass_kg = mass_kg
+        self.min_contact_s = min_contact_s
+        self.halves: list[HalfTimes] | None = [HalfTimes() for _ in range(treads)] if split else None
+        self._on_tread: dict[int, _Step] = {}     # the step whose contact occupies each tread
+        self._run: list[_Step] = []               # the current run of same-direction steps, occupied throughout
+        self._run_broken = True                   # every tread emptied since the run's last step
+        self.flights: list[dict] = []
+        self._step_times: list[float] = []
+        self._cvs: list[float] = []
+        self._dwells: list[float] = []
+        self._asymmetries: list[float] = []
+        self._occupied = 0
+        self._t = 0.0
+        self._active_s = 0.0
+        self._double_s = 0.0
+        self.judged_steps = 0       # split treads: steps whose contact has ended, so could be judged
+        self.whole_foot_steps = 0
+
+    # -- from the step rules ------------------------------------------------------
+    def _integrate(self, t: float) -> None:
+        dt = t - self._t
+        if dt > 0:
+            if self._occupied >= 1:
+                self._active_s += dt
+                if self._occupied >= 2:
+                    self._double_s += dt
+        self._t = t
+
+    def step(self, t: float, tread: int, direction: str | None, rise: int) -> None:
+        """A step: ``tread`` went from empty to occupied at ``t`` (its onset)."""
+        self._integrate(t)
+        self._occupied += 1
+        if self.halves is not None:
+            self.halves[tread - 1].forget_until(t)    # blips before this contact were never a step
+        step = _Step(t, tread, direction, rise)
+        self._on_tread[tread] = step
+        if self.stepper:
+            return
+        run = self._run
+        if direction is None or self._run_broken or (run and run[-1].direction != direction):
+            run.clear()
+        self._run_broken = False
+        if direction is not None:
+            run.append(step)
+
+    def vacated(self, t: float, tread: int, occupied_left: int) -> None:
+        """``tread`` emptied at ``t`` (the last raw release of its contact)."""
+        self._integrate(t)
+        self._occupied = occupied_left
+        step = self._on_tread.pop(tread, None)
+        if step is not None:
+            step.dwell = t - step.onset
+            if self.halves is not None:
+                halves = self.halves[tread - 1]
+                need = self.min_contact_s - 1e-9
+                self.judged_steps += 1
+                if halves.on_time(True, step.onset, t) >= need and halves.on_time(False, step.onset, t) >= need:
+                    self.whole_foot_steps += 1
+                halves.forget_until(t)
+        if occupied_left == 0:
+            self._run_broken = True     # a flight needs some tread occupied from its first onset to its count
+
+    def flight(self, t: float, direction: str) -> None:
+        """An ascent (``up``) or a descent (``down``) was counted at ``t``: the current run is its flight."""
+        run = [s for s in self._run if s.direction == direction]
+        self._run = []
+        if not run:
+            return
+        start = run[0].onset
+        duration = t - start
+        power = None
+        if direction == "up" and duration > 0:
+            height_m = (sum(s.rise for s in run) + 1) * self.riser_m
+            power = self.mass_kg * G * height_m / duration
+        self.flights.append({"dir": direction, "t": _r(start), "duration_s": _r(duration), "steps": len(run),
+                             "power_w": _r(power, 3)})
+        onsets = [s.onset for s in run]
+        times = [b - a for a, b in zip(onsets, onsets[1:])]
+        self._step_times.extend(times)
+        if len(times) >= 3:
+            mean = sum(times) / len(times)
+            if mean > 0:
+                self._cvs.append(pstdev(times) / mean)
+        dwells = [s.dwell if s.dwell is not None else t - s.onset for s in run]
+        self._dwells.extend(dwells)
+        if len(dwells) >= 4:
+            mean = sum(dwells) / len(dwells)
+            odd, even = dwells[0::2], dwells[1::2]
+            if mean > 0:
+                self._asymmetries.append(abs(sum(odd) / len(odd) - sum(even) / len(even)) / mean)
+
+    # -- the summary's ``gait`` ---------------------------------------------------
+    def summary(self) -> dict:
+        double = None
+        if not self.stepper and self.treads > 1 and self._active_s > 0:
+            double = _r(self._double_s / self._active_s)
+        # every step is judged once its contact ends (at the end of a trace, every one)
+        whole = _r(self.whole_foot_steps / self.judged_steps) if self.split and self.judged_steps else None
+        return {
+            "flights": [dict(f) for f in self.flights],
+            "step_time_s": _r(median(self._step_times)) if self._step_times else None,
+            "step_time_cv": _r(median(self._cvs)) if self._cvs else None,
+            "dwell_s": _r(median(self._dwells)) if self._dwells else None,
+            "dwell_asymmetry": _r(median(self._asymmetries)) if self._asymmetries else None,
+            "double_support_fraction": double,
+            "whole_foot_fraction": whole,
+        }

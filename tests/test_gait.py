@@ -1,0 +1,152 @@
+"""The gait figures (docs/trace-format.md, "Gait figures") on walks whose figures are known by hand."""
+
+from __future__ import annotations
+
+import json
+from statistics import median, pstdev
+
+import pytest
+
+from rig.core import Detector
+from rig.layout import RigLayout
+from rig.replay import replay
+from rig.trace import TraceError
+
+G = 9.80665
+
+
+def run(layout: RigLayout, contacts, *, weight_kg: float = 70.0, added_load_kg: float = 0.0,
+        halves: dict | None = None) -> dict:
+    """Feed contacts ``(tread, on, off)`` (both halves of a split tread together unless ``halves``
+    gives ``{contact index: "front" | "back"}``) and return the summary's ``gait``."""
+    samples = []
+    for k, (tread, on, off) in enumerate(contacts):
+        channels = layout.tread_channels(tread)
+        if halves and k in halves:
+            channels = (f"tread.{tread}.{halves[k]}",)
+        samples += [(on, ch, 1) for ch in channels] + [(off, ch, 0) for ch in channels]
+    det = Detector(layout, weight_kg=weight_kg, added_load_kg=added_load_kg)
+    for t, ch, v in sorted(samples):
+        det.feed(t, ch, v)
+    det.finish()
+    return det.summary()
+
+
+def up_flight(n: int, t0: float, step_s: float, stance_s: float):
+    """Step over step up treads 1..n, each foot landing ``step_s`` after the last."""
+    return [(i, t0 + (i - 1) * step_s, t0 + (i - 1) * step_s + stance_s) for i in range(1, n + 1)]
+
+
+def test_an_up_flight_has_its_time_power_step_times_dwell_and_double_support():
+    layout = RigLayout(treads=4, riser_m=0.17)
+    contacts = up_flight(4, 1.0, 0.5, 0.8)
+    summary = run(layout, contacts, weight_kg=70.0, added_load_kg=10.0)
+    gait = summary["gait"]
+    end = contacts[-1][2]                      # counted when tread 4 (the last) empties
+    assert gait["flights"] == [{"dir": "up", "t": 1.0, "duration_s": pytest.approx(end - 1.0), "steps": 4,
+                                "power_w": pytest.approx(80.0 * G * 5 * 0.17 / (end - 1.0), abs=1e-3)}]
+    assert gait["step_time_s"] == pytest.approx(0.5)
+    assert gait["step_time_cv"] == pytest.approx(0.0, abs=1e-9)
+    assert gait["dwell_s"] == pytest.approx(0.8)
+    assert gait["dwell_asymmetry"] == pytest.approx(0.0, abs=1e-9)
+    # occupied 1.0 .. 3.3; two treads at once for 0.3 s after each of the 3 later landings
+    assert gait["double_support_fraction"] == pytest.approx(0.9 / 2.3, abs=1e-6)
+    assert gait["whole_foot_fraction"] is None            # no split treads
+
+
+def test_uneven_legs_show_as_asymmetry_and_uneven_steps_as_variability():
+    layout = RigLayout(treads=6, riser_m=0.17)
+    step_times = [0.5, 0.7, 0.5, 0.7, 0.5]
+    stances = [1.2, 0.9, 1.2, 0.9, 1.2, 0.9]              # one leg stands longer
+    contacts, t = [], 1.0
+    for i in range(6):
+        contacts.append((i + 1, t, t + stances[i]))
+        if i < 5:
+            t += step_times[i]
+    gait = run(layout, contacts)["gait"]
+    assert gait["step_time_cv"] == pytest.approx(pstdev(step_times) / (sum(step_times) / 5), abs=1e-6)
+    assert [f["steps"] for f in gait["flights"]] == [6]
+    assert gait["dwell_asymmetry"] == pytest.approx(0.3 / 1.05, abs=1e-6)
+    assert gait["dwell_s"] == pytest.approx(median(stances))
+
+
+def test_a_step_over_two_risers_counts_its_height_and_a_turn_ends_the_run():
+    layout = RigLayout(treads=4, riser_m=0.2)
+    # up to 1, back down to the floor and up again: the turn ends the first run
+    contacts = [(1, 1.0, 1.6), (2, 1.5, 2.0), (1, 1.9, 2.4),            # up, up, then down onto 1
+                (2, 2.3, 3.0), (4, 2.9, 3.5)]                              # up, then two risers at once
+    gait = run(layout, contacts, weight_kg=60.0)["gait"]
+    assert [(f["dir"], f["steps"]) for f in gait["flights"]] == [("up", 2)]
+    flight = gait["flights"][0]
+    assert flight["t"] == pytest.approx(2.3)
+    # height: steps 1 -> 2 (1 riser) and 2 -> 4 (2 risers), plus the top landing
+    assert flight["power_w"] == pytest.approx(60.0 * G * 4 * 0.2 / (3.5 - 2.3), abs=1e-3)
+
+
+def test_leaving_the_stairs_in_between_is_two_runs_and_down_flights_have_no_power():
+    layout = RigLayout(treads=3, riser_m=0.17)
+    contacts = up_flight(3, 1.0, 0.5, 0.7) + [(3, 5.0, 5.7), (2, 5.5, 6.2), (1, 6.0, 6.7)]
+    gait = run(layout, contacts)["gait"]
+    assert [(f["dir"], f["steps"], f["power_w"] is None) for f in gait["flights"]] == \
+        [("up", 3, False), ("down", 3, True)]
+
+
+def test_a_stepper_has_no_flights_and_no_double_support():
+    layout = RigLayout(kind="stepper", treads=2, riser_m=0.2)
+    contacts = [(1 + k % 2, 1.0 + 0.6 * k, 1.5 + 0.6 * k) for k in range(10)]
+    gait = run(layout, contacts)["gait"]
+    assert gait["flights"] == [] and gait["double_support_fraction"] is None and gait["step_time_s"] is None
+
+
+def test_whole_foot_needs_each_half_on_for_the_minimum_contact():
+    layout = RigLayout(treads=4, riser_m=0.17, split=True)
+    contacts = up_flight(4, 1.0, 0.5, 0.8)
+    assert run(layout, contacts)["gait"]["whole_foot_fraction"] == 1.0
+    gait = run(layout, contacts, halves={1: "front", 3: "back"})["gait"]     # two steps on one half only
+    assert gait["whole_foot_fraction"] == 0.5
+
+
+def test_a_half_on_for_less_than_the_minimum_contact_is_not_whole_foot():
+    layout = RigLayout(treads=2, riser_m=0.17, split=True)
+    samples = [(1.0, "tread.1.back", 1), (1.05, "tread.1.front", 1), (1.12, "tread.1.front", 0),
+               (1.7, "tread.1.back", 0)]                 # the front half on for 70 ms only
+    det = Detector(layout)
+    for s in samples:
+        det.feed(*s)
+    det.finish()
+    assert det.summary()["gait"]["whole_foot_fraction"] == 0.0
+
+
+def test_no_steps_no_figures():
+    gait = run(RigLayout(treads=4, riser_m=0.17, split=True), [])["gait"]
+    assert gait == {"flights": [], "step_time_s": None, "step_time_cv": None, "dwell_s": None,
+                    "dwell_asymmetry": None, "double_support_fraction": None, "whole_foot_fraction": None}
+
+
+HEADER = {"format": "stairrig-trace", "version": 1, "rig": {"kind": "flight", "treads": 3, "riser_m": 0.17},
+          "athlete": {"weight_kg": 70.0}}
+
+
+def write_trace(path, header: dict, contacts) -> str:
+    lines = [json.dumps(header)]
+    for tread, on, off in contacts:
+        lines += [json.dumps({"t": on, "ch": f"tread.{tread}", "v": 1}),
+                  json.dumps({"t": off, "ch": f"tread.{tread}", "v": 0})]
+    lines.sort(key=lambda line: json.loads(line).get("t", -1))
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_replay_counts_the_added_load_of_the_header_in_the_power(tmp_path):
+    contacts = up_flight(3, 1.0, 0.5, 0.7)
+    plain = replay(write_trace(tmp_path / "a.jsonl", HEADER, contacts))["gait"]["flights"][0]["power_w"]
+    vest = replay(write_trace(tmp_path / "b.jsonl", {**HEADER, "drill": {"added_load_kg": 7.0}},
+                              contacts))["gait"]["flights"][0]["power_w"]
+    assert vest == pytest.approx(plain * 77.0 / 70.0, rel=1e-4)
+
+
+@pytest.mark.parametrize("load", [-1, "7", True, [], 51])
+def test_a_bad_added_load_is_named_at_line_1(tmp_path, load):
+    path = write_trace(tmp_path / "t.jsonl", {**HEADER, "drill": {"added_load_kg": load}}, [])
+    with pytest.raises(TraceError, match=r"t.jsonl:1: .*drill.added_load_kg"):
+        replay(path)
