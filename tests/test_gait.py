@@ -150,3 +150,24 @@ def test_a_bad_added_load_is_named_at_line_1(tmp_path, load):
     path = write_trace(tmp_path / "t.jsonl", {**HEADER, "drill": {"added_load_kg": load}}, [])
     with pytest.raises(TraceError, match=r"t.jsonl:1: .*drill.added_load_kg"):
         replay(path)
+
+
+def test_a_service_running_for_weeks_keeps_its_gait_figures_bounded(monkeypatch):
+    """The whole-run detector of a service lives as long as the service: its flights and the
+    values behind the medians keep only the latest (a one-hour trace has about 170 flights)."""
+    from rig.core import gait as gait_module
+    monkeypatch.setattr(gait_module, "MAX_FLIGHTS", 5)
+    monkeypatch.setattr(gait_module, "MAX_VALUES", 12)
+    layout = RigLayout(treads=3, riser_m=0.17)
+    contacts, t = [], 1.0
+    for k in range(20):                      # 20 ascents with slower and slower steps, back to the floor between
+        step_s = 0.4 + 0.01 * k
+        contacts += up_flight(3, t, step_s, 2 * step_s)
+        contacts += [(3, t + 4.0, t + 4.5), (2, t + 4.4, t + 4.9), (1, t + 4.8, t + 5.3)]
+        t += 8.0
+    gait = run(layout, contacts)["gait"]
+    assert len(gait["flights"]) == 5                                     # the latest five
+    assert [(f["dir"], f["t"]) for f in gait["flights"][-2:]] == [("up", 153.0), ("down", 157.0)]
+    # the medians are of the latest 12 step times: 6 descents' (0.4 s) and 6 ascents' (0.53 to 0.59 s)
+    latest_up = [0.4 + 0.01 * k for k in range(17, 20) for _ in range(2)]
+    assert gait["step_time_s"] == pytest.approx(median(latest_up + [0.4] * 6), abs=1e-6)

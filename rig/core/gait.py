@@ -12,12 +12,41 @@ summary's ``gait`` object at any moment.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import deque
-from statistics import median, pstdev
+from statistics import pstdev
 
 G = 9.80665
 _INF = float("inf")
 _MAX_SPANS = 4096
+MAX_FLIGHTS = 10_000
+"""Flights a summary lists, and flights whose figures its medians take (the latest): a one-hour
+trace has about 170; only a service running for weeks without a restart reaches it (its whole-run
+summary, which nobody reads for gait), and its memory and summary time stay bounded."""
+MAX_VALUES = 100_000
+
+
+class _Median:
+    """The median of the latest ``MAX_VALUES`` values, kept sorted as they come (O(1) to read)."""
+
+    __slots__ = ("order", "sorted")
+
+    def __init__(self) -> None:
+        self.order: deque[float] = deque()
+        self.sorted: list[float] = []
+
+    def add(self, value: float) -> None:
+        self.order.append(value)
+        insort(self.sorted, value)
+        if len(self.order) > MAX_VALUES:
+            del self.sorted[bisect_left(self.sorted, self.order.popleft())]
+
+    def __bool__(self) -> bool:
+        return bool(self.sorted)
+
+    def value(self) -> float:
+        v, n = self.sorted, len(self.sorted)
+        return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
 class HalfTimes:
@@ -84,11 +113,12 @@ class Gait:
         self._on_tread: dict[int, _Step] = {}     # the step whose contact occupies each tread
         self._run: list[_Step] = []               # the current run of same-direction steps, occupied throughout
         self._run_broken = True                   # every tread emptied since the run's last step
-        self.flights: list[dict] = []
-        self._step_times: list[float] = []
-        self._cvs: list[float] = []
-        self._dwells: list[float] = []
-        self._asymmetries: list[float] = []
+        self.flights: deque[dict] = deque(maxlen=MAX_FLIGHTS)
+        self._step_times = _Median()
+        self._cvs = _Median()
+        self._dwells = _Median()
+        self._asymmetries = _Median()
+        self._summary: dict | None = None     # the last summary, until something changes
         self._occupied = 0
         self._t = 0.0
         self._active_s = 0.0
@@ -98,6 +128,7 @@ class Gait:
 
     # -- from the step rules ------------------------------------------------------
     def _integrate(self, t: float) -> None:
+        self._summary = None
         dt = t - self._t
         if dt > 0:
             if self._occupied >= 1:
@@ -154,34 +185,46 @@ class Gait:
             power = self.mass_kg * G * height_m / duration
         self.flights.append({"dir": direction, "t": _r(start), "duration_s": _r(duration), "steps": len(run),
                              "power_w": _r(power, 3)})
+        self._summary = None
         onsets = [s.onset for s in run]
         times = [b - a for a, b in zip(onsets, onsets[1:])]
-        self._step_times.extend(times)
+        for time_s in times:
+            self._step_times.add(time_s)
         if len(times) >= 3:
             mean = sum(times) / len(times)
             if mean > 0:
-                self._cvs.append(pstdev(times) / mean)
+                self._cvs.add(pstdev(times) / mean)
         dwells = [s.dwell if s.dwell is not None else t - s.onset for s in run]
-        self._dwells.extend(dwells)
+        for dwell in dwells:
+            self._dwells.add(dwell)
         if len(dwells) >= 4:
             mean = sum(dwells) / len(dwells)
             odd, even = dwells[0::2], dwells[1::2]
             if mean > 0:
-                self._asymmetries.append(abs(sum(odd) / len(odd) - sum(even) / len(even)) / mean)
+                self._asymmetries.add(abs(sum(odd) / len(odd) - sum(even) / len(even)) / mean)
 
     # -- the summary's ``gait`` ---------------------------------------------------
     def summary(self) -> dict:
+        """The summary's ``gait``, built again only after a change (an idle rig's summaries cost
+        nothing); a copy each time, so that what outputs do with theirs stays theirs."""
+        if self._summary is None:
+            self._summary = self._build()
+        out = dict(self._summary)
+        out["flights"] = [dict(f) for f in out["flights"]]
+        return out
+
+    def _build(self) -> dict:
         double = None
         if not self.stepper and self.treads > 1 and self._active_s > 0:
             double = _r(self._double_s / self._active_s)
         # every step is judged once its contact ends (at the end of a trace, every one)
         whole = _r(self.whole_foot_steps / self.judged_steps) if self.split and self.judged_steps else None
         return {
-            "flights": [dict(f) for f in self.flights],
-            "step_time_s": _r(median(self._step_times)) if self._step_times else None,
-            "step_time_cv": _r(median(self._cvs)) if self._cvs else None,
-            "dwell_s": _r(median(self._dwells)) if self._dwells else None,
-            "dwell_asymmetry": _r(median(self._asymmetries)) if self._asymmetries else None,
+            "flights": list(self.flights),
+            "step_time_s": _r(self._step_times.value()) if self._step_times else None,
+            "step_time_cv": _r(self._cvs.value()) if self._cvs else None,
+            "dwell_s": _r(self._dwells.value()) if self._dwells else None,
+            "dwell_asymmetry": _r(self._asymmetries.value()) if self._asymmetries else None,
             "double_support_fraction": double,
             "whole_foot_fraction": whole,
         }
