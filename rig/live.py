@@ -50,6 +50,32 @@ def _pct(fraction: float | None) -> float | None:
     return None if fraction is None else round(fraction * 100.0, 1)
 
 
+def _flight(flight: dict | None) -> dict | None:
+    if flight is None:
+        return None
+    power = flight.get("power_w")
+    return {"dir": flight["dir"], "duration_s": round(flight["duration_s"], 2), "steps": flight["steps"],
+            "power_w": None if power is None else round(power)}
+
+
+def gait_figures(gait: dict | None) -> dict:
+    """The gait figures the panel and Home Assistant show (docs/trace-format.md, "Gait figures"):
+    the last flight and the last ascent (time, steps, power), and this session's step-time
+    variability, whole-foot share and leg asymmetry, in %."""
+    gait = gait or {}
+    flights = gait.get("flights") or ()
+    ascents = [f for f in flights if f["dir"] == "up"]
+    last_up = _flight(ascents[-1]) if ascents else None
+    return {
+        "last_flight": _flight(flights[-1]) if flights else None,
+        "last_ascent_s": last_up["duration_s"] if last_up else None,
+        "last_ascent_power_w": last_up["power_w"] if last_up else None,
+        "step_variability_pct": _pct(gait.get("step_time_cv")),
+        "whole_foot_pct": _pct(gait.get("whole_foot_fraction")),
+        "leg_asymmetry_pct": _pct(gait.get("dwell_asymmetry")),
+    }
+
+
 def session_figures(summary: dict) -> dict:
     """The figures of a detector summary that the panel and Home Assistant show."""
     rel = summary["reliance"]
@@ -63,6 +89,7 @@ def session_figures(summary: dict) -> dict:
         "firm_pct": _pct(rel["firm_fraction"]),
         "facing": summary.get("facing", {}),
         "grabs": kinds.count("grab"), "stalls": kinds.count("stall"), "falls": kinds.count("fall_suspected"),
+        **gait_figures(summary.get("gait")),
     }
 
 
@@ -81,7 +108,8 @@ def within_target_pct(figures: dict, grip: str) -> float | None:
 def _empty_figures() -> dict:
     return {"steps": 0, "steps_up": 0, "steps_down": 0, "flights_up": 0, "flights_down": 0,
             "elevation_gain_m": 0.0, "active_s": 0.0, "cadence_spm": None, "contact_pct": None,
-            "light_pct": None, "firm_pct": None, "facing": {}, "grabs": 0, "stalls": 0, "falls": 0}
+            "light_pct": None, "firm_pct": None, "facing": {}, "grabs": 0, "stalls": 0, "falls": 0,
+            **gait_figures(None)}
 
 
 def last_session_document(*, key: str, started_at: str, ended_at: str | None, duration_s: float, reason: str | None,

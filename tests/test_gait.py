@@ -171,3 +171,24 @@ def test_a_service_running_for_weeks_keeps_its_gait_figures_bounded(monkeypatch)
     # the medians are of the latest 12 step times: 6 descents' (0.4 s) and 6 ascents' (0.53 to 0.59 s)
     latest_up = [0.4 + 0.01 * k for k in range(17, 20) for _ in range(2)]
     assert gait["step_time_s"] == pytest.approx(median(latest_up + [0.4] * 6), abs=1e-6)
+
+
+def test_the_panel_and_home_assistant_get_the_last_ascent_and_the_sessions_figures_in_percent():
+    from rig.live import session_figures
+    from rig.mqtt.state import GAIT_KEYS, SLOW_SESSION_KEYS
+    layout = RigLayout(treads=4, riser_m=0.17, split=True)
+    contacts = up_flight(4, 1.0, 0.5, 0.8) + [(4, 6.0, 6.8), (3, 6.5, 7.3), (2, 7.0, 7.8), (1, 7.5, 8.3)]
+    summary = run(layout, contacts, halves={1: "front"})
+    gait = summary["gait"]
+    figures = session_figures(summary)
+    up = gait["flights"][0]
+    assert figures["last_ascent_s"] == round(up["duration_s"], 2)
+    assert figures["last_ascent_power_w"] == round(up["power_w"])
+    assert figures["last_flight"] == {"dir": "down", "duration_s": round(gait["flights"][1]["duration_s"], 2),
+                                      "steps": 4, "power_w": None}
+    assert figures["whole_foot_pct"] == 87.5                     # 7 of 8 steps with both halves loaded
+    assert figures["step_variability_pct"] == round(gait["step_time_cv"] * 100, 1)
+    assert figures["leg_asymmetry_pct"] == round(gait["dwell_asymmetry"] * 100, 1)
+    assert set(GAIT_KEYS) <= set(figures) and set(GAIT_KEYS) <= set(SLOW_SESSION_KEYS)
+    before = session_figures(run(layout, []))
+    assert all(before[k] is None for k in (*GAIT_KEYS, "last_flight"))

@@ -47,7 +47,9 @@ ENTITY_IDS = {
     "button.stairrig_test_fall_alarm", "select.stairrig_athlete", "select.stairrig_drill_facing",
     "select.stairrig_target_grip", "number.stairrig_planned_flights", "number.stairrig_added_load",
     "binary_sensor.stairrig_stuck_sensor", "sensor.stairrig_uptime", "sensor.stairrig_queued_events",
-    "sensor.stairrig_dropped_events", "sensor.stairrig_last_error",
+    "sensor.stairrig_dropped_events", "sensor.stairrig_last_error", "sensor.stairrig_last_ascent_power",
+    "sensor.stairrig_last_ascent_time", "sensor.stairrig_step_variability", "sensor.stairrig_leg_asymmetry",
+    "sensor.stairrig_whole_foot_steps",
 }
 DISABLED_BY_DEFAULT = {"sensor.stairrig_uptime", "sensor.stairrig_queued_events"}
 GONE = ("unavailable", "unknown")

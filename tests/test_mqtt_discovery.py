@@ -22,7 +22,8 @@ from rig.service import Service
 from tests.rigs import config_for
 
 ID = re.compile(r"[A-Za-z0-9_-]+")
-FORCE_RAILS = RigLayout(treads=3, rails={"left": ("touch", "force"), "right": ("touch",)})
+# split treads and rails of both kinds: every entity the rig can offer
+FORCE_RAILS = RigLayout(treads=3, split=True, rails={"left": ("touch", "force"), "right": ("touch",)})
 REQUIRED = {
     "session_steps": "sensor", "steps_today": "sensor", "steps_total": "sensor", "flights_up": "sensor",
     "flights_down": "sensor", "elevation_gain": "sensor", "cadence": "sensor", "active_time": "sensor",
@@ -33,7 +34,8 @@ REQUIRED = {
     "stop_session": "button", "acknowledge_fall": "button", "test_alarm": "button", "athlete": "select",
     "drill_facing": "select", "target_grip": "select", "planned_flights": "number", "added_load": "number",
     "last_session": "sensor", "stuck_sensor": "binary_sensor", "uptime": "sensor", "queued_events": "sensor",
-    "dropped_events": "sensor", "last_error": "sensor",
+    "dropped_events": "sensor", "last_error": "sensor", "last_ascent_power": "sensor", "last_ascent_time": "sensor",
+    "step_variability": "sensor", "leg_asymmetry": "sensor", "whole_foot": "sensor",
 }
 
 

@@ -63,6 +63,11 @@ DEFAULT_RIG_IDS = {
     "queued_events": ("sensor", "Queued events", "sensor.stairrig_queued_events"),
     "dropped_events": ("sensor", "Dropped events", "sensor.stairrig_dropped_events"),
     "last_error": ("sensor", "Last error", "sensor.stairrig_last_error"),
+    "last_ascent_power": ("sensor", "Last ascent power", "sensor.stairrig_last_ascent_power"),
+    "last_ascent_time": ("sensor", "Last ascent time", "sensor.stairrig_last_ascent_time"),
+    "step_variability": ("sensor", "Step variability", "sensor.stairrig_step_variability"),
+    "leg_asymmetry": ("sensor", "Leg asymmetry", "sensor.stairrig_leg_asymmetry"),
+    "whole_foot": ("sensor", "Whole-foot steps", "sensor.stairrig_whole_foot_steps"),
 }
 
 

@@ -71,7 +71,8 @@ def discovery_context(service, topics: Topics, node_id: str, identity: DeviceIde
                       athletes: tuple[str, ...]) -> DiscoveryContext:
     rails = {side: "force" in sensors for side, sensors in service.config.layout.rails.items()}
     return DiscoveryContext(topics=topics, node_id=node_id, device=device_block(service, node_id, identity),
-                            origin=origin(), rails=rails, athletes=athletes)
+                            origin=origin(), rails=rails, athletes=athletes,
+                            split_treads=service.config.layout.split)
 
 
 def athlete_names(service) -> tuple[str, ...] | None:

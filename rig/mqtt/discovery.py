@@ -52,6 +52,7 @@ class DiscoveryContext:
     origin: dict
     rails: dict[str, bool] = field(default_factory=dict)   # side -> has a force sensor
     athletes: tuple[str, ...] = ()
+    split_treads: bool = False     # whole-foot placement needs treads split in halves
 
 
 def _v(path: str) -> str:
@@ -84,6 +85,19 @@ def components(ctx: DiscoveryContext) -> dict[str, dict]:
         icon="mdi:metronome")
     add("active_time", "sensor", "Active time", value_template=_v("session.active_s"), device_class="duration",
         unit_of_measurement="s", state_class="total_increasing", suggested_display_precision=0)
+    add("last_ascent_power", "sensor", "Last ascent power", value_template=_v("session.last_ascent_power_w"),
+        device_class="power", unit_of_measurement="W", state_class="measurement", suggested_display_precision=0)
+    add("last_ascent_time", "sensor", "Last ascent time", value_template=_v("session.last_ascent_s"),
+        device_class="duration", unit_of_measurement="s", state_class="measurement",
+        suggested_display_precision=1)
+    add("step_variability", "sensor", "Step variability", value_template=_v("session.step_variability_pct"),
+        unit_of_measurement="%", state_class="measurement", suggested_display_precision=1,
+        icon="mdi:chart-bell-curve")
+    add("leg_asymmetry", "sensor", "Leg asymmetry", value_template=_v("session.leg_asymmetry_pct"),
+        unit_of_measurement="%", state_class="measurement", suggested_display_precision=1, icon="mdi:scale-unbalanced")
+    if ctx.split_treads:
+        add("whole_foot", "sensor", "Whole-foot steps", value_template=_v("session.whole_foot_pct"),
+            unit_of_measurement="%", state_class="measurement", suggested_display_precision=0, icon="mdi:shoe-print")
     if ctx.rails:
         shares = [("contact_share", "Handrail contact", "contact_pct")]
         if any(ctx.rails.values()):

@@ -24,12 +24,15 @@ from __future__ import annotations
 import json
 import math
 
-SLOW_SESSION_KEYS = ("active_s", "cadence_spm", "contact_pct", "light_pct", "firm_pct", "within_target_pct")
+# the gait figures change only when a flight is counted, which sends the state anyway
+GAIT_KEYS = ("last_ascent_s", "last_ascent_power_w", "step_variability_pct", "whole_foot_pct", "leg_asymmetry_pct")
+SLOW_SESSION_KEYS = ("active_s", "cadence_spm", "contact_pct", "light_pct", "firm_pct", "within_target_pct",
+                     *GAIT_KEYS)
 _SESSION_KEYS = ("active", "key", "started_at", "steps", "steps_up", "steps_down", "flights_up", "flights_down",
                  "elevation_gain_m", *SLOW_SESSION_KEYS, "grabs", "stalls", "falls")
 _LAST_SESSION_KEYS = ("key", "started_at", "ended_at", "duration_s", "reason", "athlete", "steps", "flights_up",
                       "flights_down", "elevation_gain_m", "active_s", "cadence_spm", "contact_pct", "firm_pct",
-                      "within_target_pct", "energy_kcal", "grabs", "stalls", "falls")
+                      "within_target_pct", "energy_kcal", "grabs", "stalls", "falls", *GAIT_KEYS)
 
 
 def state_document(snapshot: dict) -> dict:
