@@ -284,7 +284,7 @@ def tare(client):
 
 def test_the_rig_check_shows_channels_and_calibration(client, service):
     body = ok_json(client.get("/api/rigcheck"))
-    assert set(body) == {"channels", "calibration"}
+    assert set(body) == {"channels", "calibration", "walktest"} and body["walktest"] is None
     assert set(body["channels"]) == set(service.config.layout.channels())
     assert body["channels"]["rail.left.force"]["kind"] == "force"
     assert body["calibration"]["rail.left.force"]["scale_n"] == service.config.wiring["rail.left.force"].scale_n

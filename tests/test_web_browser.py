@@ -675,16 +675,18 @@ def test_the_rig_check_shows_every_channel_live_and_calibrates(rig, tab):
     page.wait_for_function("n => document.querySelector('#channels-body tr[data-channel=\"rail.left.force\"] td.num')"
                            ".textContent.startsWith(n)", arg=f"{force_n:.1f} N", timeout=WAIT_MS)
     rig.rail("left", force_n=0.0)
-    # calibrating needs the PIN: the server says so
+    # calibrating needs the PIN: locked, with the reason; the server refuses too
     row = page.locator('#calibration-body tr[data-channel="rail.left.force"]')
-    row.locator("button", has_text="Tare").click()
-    page.wait_for_function("() => document.getElementById('calibration-error').textContent.includes('PIN')",
-                           timeout=WAIT_MS)
+    assert row.locator("button", has_text="Tare").is_disabled() and row.locator("button", has_text="Scale").is_disabled()
+    assert "unlock with the coach's PIN" in page.locator("#calibration-locked").inner_text()
+    refused = post_from_page(page, "/api/calibration/rail.left.force/tare", {})
+    assert refused["status"] == 401 and "PIN" in refused["error"]
     assert rig.service.rigcheck.calibration()["rail.left.force"]["source"] == "config"
     login(tab)
     page = tab.goto("/rigcheck#calibration")
     row = page.locator('#calibration-body tr[data-channel="rail.left.force"]')
     row.wait_for(timeout=WAIT_MS)
+    assert page.locator("#calibration-locked").is_hidden()
     threading.Event().wait(1.2)                               # a second of readings with the rail unloaded
     row.locator("button", has_text="Tare").click()
     page.wait_for_function("() => document.querySelector('#calibration-body tr[data-channel=\"rail.left.force\"]')"

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.test_web_browser import CHROMIUM, SCREENSHOTS, WAIT_MS, PanelRig, Tab, assert_clean
+from tests.test_web_browser import CHROMIUM, SCREENSHOTS, WAIT_MS, PanelRig, Tab, assert_clean, post_from_page
 from tests.test_web_browser import browser  # noqa: F401  (the module's Chromium, a fixture)
 from tests.test_web_browser import login as pin_login
 
@@ -36,14 +36,17 @@ def tab(browser, rig):  # noqa: F811
 def test_the_alarm_test_needs_the_pin_says_test_and_im_ok_clears_it(rig, tab):
     page = tab.goto("/rigcheck")
     tab.connected()
-    page.click("#alarm-test-start")                          # not logged in: refused, with the reason
-    page.wait_for_function("() => document.getElementById('alarm-test-error').textContent.includes('PIN')",
-                           timeout=WAIT_MS)
+    # not logged in: locked, with the reason; the server refuses too
+    assert page.locator("#alarm-test-start").is_disabled()
+    assert "unlock with the coach's PIN" in page.locator("#alarm-test-locked").inner_text()
+    refused = post_from_page(page, "/api/commands/test_fall_alarm", {})
+    assert refused["status"] == 401 and "PIN" in refused["error"]
     assert page.locator("#alarm").is_hidden() and rig.service.engine.fall_alarm is None
 
     pin_login(tab)
     page = tab.goto("/rigcheck")
     tab.connected()
+    assert page.locator("#alarm-test-locked").is_hidden()
     page.click("#alarm-test-start")
     raised, state = rig.next("fall_suspected")
     assert raised["test"] is True and raised["by"] == "panel" and state["alarm"]["test"] is True

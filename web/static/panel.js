@@ -15,6 +15,14 @@ export const pageInfo = {
   rigId: document.body.dataset.rigId || '',
 };
 
+/** Why a control that needs the PIN is locked on this browser, or null when it is not. */
+export function lockedReason() {
+  if (pageInfo.authorised) return null;
+  return pageInfo.pinRequired
+    ? 'Locked: unlock with the coach\'s PIN under Settings first.'
+    : 'Locked: no PIN is configured. Settings says how to set one.';
+}
+
 function showConnection(status, detail) {
   const node = document.getElementById('connection');
   if (!node) return;

@@ -5,7 +5,7 @@
 
 import { api } from './api.js';
 import * as f from './format.js';
-import { startPanel } from './panel.js';
+import { lockedReason, startPanel } from './panel.js';
 import { busy, el, notify, setText } from './ui.js';
 
 const WALK_POLL_MS = 400;
@@ -114,6 +114,8 @@ function renderCalibration() {
       }
       calibrate(scale, channel, 'scale', { known_kg: known });
     });
+    // the server refuses these without the PIN: locked, and the note above says why
+    for (const control of [tare, kg, scale]) control.disabled = Boolean(lockedReason());
     calRows.set(channel, { force });
     const from = c.source === 'file' ? `rig check${c.updated_at ? `, ${f.dateTime(c.updated_at)}` : ''}` : 'configuration file';
     return el('tr', { dataset: { channel } },
@@ -242,6 +244,17 @@ document.getElementById('alarm-test-start').addEventListener('click', (e) => bus
   // the alarm's overlay comes with the live state, on this tablet and every other
 }));
 
+function showLocks() {
+  const reason = lockedReason();
+  for (const id of ['calibration-locked', 'alarm-test-locked']) {
+    const note = document.getElementById(id);
+    note.hidden = !reason;
+    setText(note, reason || '');
+  }
+  document.getElementById('alarm-test-start').disabled = Boolean(reason);
+}
+
+showLocks();
 loadOverview();
 startPanel({
   channels: true,
