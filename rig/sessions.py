@@ -221,7 +221,9 @@ class SessionManager:
         if etype == "step":
             session.idle_since = None
             direction = event["direction"]
-            if direction in ("up", "down") and (session.flight is None or session.flight.direction != direction):
+            if direction not in ("up", "down"):
+                session.flight = None   # a step neither up nor down ends the run (the spec's flights)
+            elif session.flight is None or session.flight.direction != direction:
                 # a flight starts at its first step, and again where the athlete turns round
                 session.flight = _Flight(direction, event["t"], det.steps - 1, _rail_totals(det))
         elif etype in ("ascent", "descent"):
@@ -237,15 +239,20 @@ class SessionManager:
             return
         det = session.detector
         steps = det.steps - start.steps_at_start
-        duration = t_end - start.t_start_s
+        t_start = start.t_start_s
+        power = None
+        spec = det.last_flight      # the same flight as the summary's gait.flights: its figures win
+        if spec is not None and spec["dir"] == direction:
+            t_start, steps, power = spec["t"], spec["steps"], spec["power_w"]
+        duration = t_end - t_start
         now_rails = _rail_totals(det)
         rails = {k: round(now_rails[k] - start.rails_at_start[k], 3) for k in now_rails}
         session.flights.append({
             "idx": len(session.flights) + 1, "direction": direction,
-            "t_start_s": round(start.t_start_s, 3), "t_end_s": round(t_end, 3),
+            "t_start_s": round(t_start, 3), "t_end_s": round(t_end, 3),
             "duration_s": round(duration, 3), "steps": steps,
             "cadence_spm": round(steps / duration * 60, 1) if duration > 0 else None,
-            **rails,
+            **rails, "power_w": None if power is None else round(power, 1),
         })
 
 

@@ -56,9 +56,9 @@ def summary(steps=40, *, events=(), contact=0.5, light=0.3, firm=0.1, active=60.
 
 FLIGHTS = [
     {"idx": 0, "direction": "up", "t_start_s": 1.0, "t_end_s": 6.0, "duration_s": 5.0, "steps": 5,
-     "cadence_spm": 60.0, "contact_s": 4.0, "light_s": 3.0, "firm_s": 1.0},
+     "cadence_spm": 60.0, "contact_s": 4.0, "light_s": 3.0, "firm_s": 1.0, "power_w": 123.4},
     {"idx": 1, "direction": "down", "t_start_s": 8.0, "t_end_s": 14.0, "duration_s": 6.0, "steps": 5,
-     "cadence_spm": 50.0, "contact_s": 5.0, "light_s": 4.0, "firm_s": 0.5},
+     "cadence_spm": 50.0, "contact_s": 5.0, "light_s": 4.0, "firm_s": 0.5, "power_w": None},
 ]
 EVENTS = [{"t": 3.5, "type": "grab", "rail": "left", "force_n": 120.0},
           {"t": 9.0, "type": "stall", "duration_s": 6.0},
@@ -1052,3 +1052,24 @@ def test_recently_written_traces_are_kept(store):
     with pytest.raises(ValueError):
         prune_traces(store, traces, budget_mb=-1)
     assert prune_traces(store, os.path.join(traces, "missing"), budget_mb=0) == []
+
+
+def test_a_version_1_history_gains_flight_power_and_keeps_its_flights(tmp_path):
+    """Migration 2 adds a flight's power; flights stored before it keep theirs empty (NULL)."""
+    path = os.path.join(str(tmp_path), schema.FILENAME)
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+    conn.executescript(schema.MIGRATIONS[0])
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO athletes (name, weight_kg, created_at) VALUES ('Ann', 60, '2026-01-01')")
+    conn.execute("INSERT INTO sessions (athlete_id, started_at, status) VALUES (1, '2026-01-01T10:00:00+00:00', "
+                 "'closed')")
+    conn.execute("INSERT INTO flights (session_id, idx, direction, steps) VALUES (1, 1, 'up', 5)")
+    conn.commit()
+    conn.close()
+    with HistoryStore.open(str(tmp_path)) as store:
+        flights = store.session(1)["flights"]
+    assert [(f["direction"], f["steps"], f["power_w"]) for f in flights] == [("up", 5, None)]
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+

@@ -62,6 +62,11 @@ def test_a_session_is_kept_and_its_trace_replays_to_its_stored_summary(config, t
     assert stored["summary"] == event["summary"]
     assert stored["steps"] == sim.truth["steps"]
     assert stored["ascents"] + stored["descents"] == len(stored["flights"]) > 0
+    # the stored flights are the spec's (the summary's gait.flights), with an ascent's power
+    spec = stored["summary"]["gait"]["flights"]
+    assert [(f["direction"], f["steps"], f["t_start_s"], f["power_w"] is None) for f in stored["flights"]] == \
+        [(f["dir"], f["steps"], round(f["t"], 3), f["power_w"] is None) for f in spec]
+    assert all(f["power_w"] == round(g["power_w"], 1) for f, g in zip(stored["flights"], spec) if g["power_w"])
     # the detector's grab, then the session's end with its key and why it ended
     assert [e["type"] for e in stored["events"]] == ["grab", "session_ended"]
     assert stored["events"][-1]["detail"] == {"key": event["key"], "reason": event["reason"]}

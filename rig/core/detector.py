@@ -331,6 +331,12 @@ class Detector:
         firm (``firm_s``), and some rail in contact but none firm (``light_s``)."""
         return self._figures.reliance_seconds()
 
+    @property
+    def last_flight(self) -> dict | None:
+        """The latest of the summary's ``gait.flights`` (the spec's flight), or None."""
+        flights = self._gait.flights
+        return dict(flights[-1]) if flights else None
+
     def summary(self) -> dict:
         """The spec's replay summary of everything decided so far."""
         return build_summary(self._steps, self._figures, self.events, self.layout.riser_m,

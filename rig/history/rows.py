@@ -46,7 +46,7 @@ _OUTCOME_COLUMNS = (
     "pain", "dizziness", "effort", "added_load_kg",
 )
 _FLIGHT_COLUMNS = ("idx", "direction", "t_start_s", "t_end_s", "duration_s", "steps",
-                   "cadence_spm", "contact_s", "light_s", "firm_s")
+                   "cadence_spm", "contact_s", "light_s", "firm_s", "power_w")
 _FLIGHT_ALIASES = {"t_start_s": ("t_start",), "t_end_s": ("t_end",), "idx": ("index",)}
 
 
@@ -139,6 +139,7 @@ def _flight_row(i: int, flight: dict) -> tuple:
         _number(get("contact_s"), "flight contact_s"),
         _number(get("light_s"), "flight light_s"),
         _number(get("firm_s"), "flight firm_s"),
+        _number(get("power_w"), "flight power_w"),
     )
 
 

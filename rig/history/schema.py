@@ -110,6 +110,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX events_session ON events(session_id, t_s);
     """,
+    # 2: a flight's stair-climb power (the spec's gait figures); older flights keep NULL
+    """
+    ALTER TABLE flights ADD COLUMN power_w REAL;
+    """,
 ]
 
 
