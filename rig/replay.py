@@ -13,11 +13,12 @@ ProgressFn = Callable[[int, int], None]
 
 
 def replay(path: str | os.PathLike, settings: DetectionSettings | None = None, *,
-           weight_kg: float | None = None, on_event: Callable[[dict], None] | None = None,
+           weight_kg: float | None = None, added_load_kg: float | None = None,
+           on_event: Callable[[dict], None] | None = None,
            progress: ProgressFn | None = None, progress_every: int = 200_000) -> dict:
     """Run a trace through the detector and return its summary.
 
-    ``weight_kg`` overrides the header's body weight. ``progress(bytes_read,
+    ``weight_kg`` overrides the header's body weight, ``added_load_kg`` its drill's added load. ``progress(bytes_read,
     size_bytes)`` is called about every ``progress_every`` samples (after the
     block of the file that crosses each multiple). Raises
     ``TraceError`` (naming the line) on a bad file; the file's warnings (a
@@ -27,7 +28,8 @@ def replay(path: str | os.PathLike, settings: DetectionSettings | None = None, *
     header = trace.header
     kwargs = {"on_event": on_event} if on_event is not None else {}
     detector = Detector(header.layout, settings or DetectionSettings(),
-                        weight_kg=weight_kg or header.weight_kg, added_load_kg=header.drill_added_load_kg, **kwargs)
+                        weight_kg=weight_kg or header.weight_kg, added_load_kg=header.drill_added_load_kg if added_load_kg is None else added_load_kg,
+                        **kwargs)
     feed_many = detector.feed_many
     if progress is None:
         for batch in trace.batches():

@@ -25,6 +25,7 @@ from rig.engine import Engine
 from rig.hardware.factory import load_pin_factory
 from rig.hardware.sensors import open_sensors
 from rig.history import HistoryStore, HistoryUnavailable
+from rig.history.backfill import backfill_gait
 from rig.history.failures import unavailable
 from rig.outputs.history import TYPES as HISTORY_TYPES
 from rig.outputs.history import HistoryRecorder, recover_open_sessions
@@ -37,6 +38,7 @@ from rig.recorder import TraceRecorder
 from rig.rigcheck import RigCheck
 from rig.sessions import Athlete, Drill, SessionManager
 from rig.systemd_notify import Notifier
+from rig.threads import named_thread
 from rig.trace import TraceHeader
 
 log = logging.getLogger(__name__)
@@ -241,9 +243,19 @@ class Service:
         if self.panel is not None:
             self.panel.start()
             log.info("the panel is at %s", self.panel.url)
+        if self.store is not None:
+            named_thread(self._backfill, "stairrig-backfill").start()
         log.info("stairrig is running: %s; athlete %s (%g kg)", describe_rig(self.config),
                  self.sessions.athlete.name, self.sessions.athlete.weight_kg)
         self.notifier.ready(f"counting on {describe_rig(self.config)}")
+
+    def _backfill(self) -> None:
+        """Older sessions' gait figures from their kept traces (rig/history/backfill.py), while the rig counts."""
+        try:
+            backfill_gait(self.store, self.stop_event)
+        except Exception as exc:        # the history closed or failed meanwhile: the rig counts on
+            if not self.stop_event.is_set():
+                log.warning("the gait figures of older sessions were not recomputed: %s", exc)
 
     def healthy(self) -> bool:
         """The engine, the bus and the sensor threads are all alive (the rig counts; a failing

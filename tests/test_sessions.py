@@ -272,3 +272,40 @@ def test_sessions_start_and_stop_from_the_command_line(config, tmp_path):
         rig.close()
     assert [e["type"] for e in seen] == ["session_started", "session_ended"]
     assert seen[0]["reason"] == "command" and seen[1]["reason"] == "command"
+
+
+def test_older_sessions_get_their_gait_figures_from_their_kept_traces_at_start(config, tmp_path):
+    """Sessions stored before the gait figures (no 'gait' in the summary, no flight power) get
+    them at the next start from their raw traces; one whose trace is gone is left without."""
+    sim = simulate("backward-flights", seed=5, layout=config.layout, weight_kg=config.athlete.weight_kg, flights=2)
+    run_sim(config, sim)
+    run_sim(config, simulate("backward-flights", seed=6, layout=config.layout, weight_kg=config.athlete.weight_kg,
+                             flights=1))
+    db = os.path.join(str(tmp_path), "history.sqlite3")
+    with HistoryStore.open(str(tmp_path)) as store:
+        first, second = sorted(r["id"] for r in store.sessions())
+        kept = store.session(first)
+        gone_trace = store.session(second)["trace_path"]
+    conn = sqlite3.connect(db)
+    with conn:      # as a stairrig before the gait figures stored them
+        conn.execute("UPDATE sessions SET summary_json = json_remove(summary_json, '$.gait')")
+        conn.execute("UPDATE flights SET power_w = NULL")
+    conn.close()
+    os.remove(gone_trace)
+    service = Service(config, pin_factory=SimulatedRig(config, speed=1.0).factory, source="sim")
+    service.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            service.store.flush()
+            if "gait" in (service.store.session(first)["summary"] or {}):
+                break
+            time.sleep(0.2)
+        again = service.store.session(first)
+        other = service.store.session(second)
+    finally:
+        service.stop()
+    assert again["summary"] == kept["summary"] == replay(kept["trace_path"])   # the same figures as at the time
+    assert [f["power_w"] for f in again["flights"]] == [f["power_w"] for f in kept["flights"]]
+    assert any(f["power_w"] for f in again["flights"])
+    assert "gait" not in other["summary"] and all(f["power_w"] is None for f in other["flights"])

@@ -246,6 +246,33 @@ class SessionsMixin:
 
     # -- for retention and exports --------------------------------------------
 
+    def sessions_without_gait(self) -> list[dict]:
+        """Ended sessions stored before the gait figures (their summary has no ``gait``):
+        id, trace_path (absolute, or None), added_load_kg."""
+        rows = self._rows("SELECT id, trace_path, added_load_kg FROM sessions WHERE status != 'open' "
+                          "AND summary_json IS NOT NULL AND json_type(summary_json, '$.gait') IS NULL "
+                          "ORDER BY started_at, id")
+        for r in rows:
+            r["trace_path"] = self._abs_trace(r["trace_path"])
+        return rows
+
+    def set_gait(self, session_id: int, gait: dict) -> None:
+        """Add the gait figures to a stored session's summary, and each ascent's power to its
+        flights where they are the same flights (same count and directions); queued."""
+        powers = [f.get("power_w") for f in gait.get("flights") or ()]
+        directions = [f.get("dir") for f in gait.get("flights") or ()]
+        gait_json = _dumps(gait)
+
+        def op(conn):
+            conn.execute("UPDATE sessions SET summary_json = json_set(summary_json, '$.gait', json(?)) "
+                         "WHERE id = ? AND json_type(summary_json, '$.gait') IS NULL", (gait_json, session_id))
+            stored = conn.execute("SELECT id, direction FROM flights WHERE session_id = ? ORDER BY idx",
+                                  (session_id,)).fetchall()
+            if [row[1] for row in stored] == directions:
+                conn.executemany("UPDATE flights SET power_w = ? WHERE id = ?",
+                                 [(None if p is None else round(p, 1), row[0]) for p, row in zip(powers, stored)])
+        self._submit(op)
+
     def trace_references(self) -> list[dict]:
         """Every session with a trace: id, status, started_at, trace_path (absolute)."""
         rows = self._rows("SELECT id, status, started_at, trace_path FROM sessions "
