@@ -835,6 +835,11 @@ def test_sessions_export_as_csv(store, tmp_path):
     c = full_session(store, kim, 2)
     store.flush()
     store.set_notes(a, effort=5, pain=1, dizziness=False, text='felt "good", knee ok\nsecond line')
+    store.set_gait(a, {"flights": [{"dir": "up", "t": 1.0, "duration_s": 5.0, "steps": 5, "power_w": 151.25},
+                                   {"dir": "down", "t": 8.0, "duration_s": 6.0, "steps": 5, "power_w": None}],
+                       "step_time_s": 0.51, "step_time_cv": 0.08, "dwell_s": 0.9, "dwell_asymmetry": 0.03,
+                       "double_support_fraction": 0.3, "whole_foot_fraction": 0.875})
+    store.flush()
     out = tmp_path / "sessions.csv"
     assert export_sessions_csv(store, str(out)) == 3
     with open(out, newline="", encoding="utf-8") as f:
@@ -847,6 +852,10 @@ def test_sessions_export_as_csv(store, tmp_path):
     assert first["notes"] == 'felt "good", knee ok\nsecond line'
     assert (first["effort"], first["pain"], first["dizziness"]) == ("5", "1", "no")
     assert first["started_at"] == iso(0) and first["grabs"] == "1"
+    assert (first["best_ascent_power_w"], first["step_time_cv"], first["whole_foot_fraction"]) == \
+        ("151.25", "0.08", "0.875")
+    assert records[1]["best_ascent_power_w"] == records[1]["step_time_s"] == ""   # stored without gait figures
+    assert store.session(a)["flights"][0]["power_w"] == 151.2        # set_gait gives the flights their power too
     assert records[1]["athlete"] == "'=HYPERLINK(1)"     # not a formula in a spreadsheet
     buf = io.StringIO()
     assert export_sessions_csv(store, buf, athlete_id=kim) == 2

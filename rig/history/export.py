@@ -33,6 +33,9 @@ from rig.history.store import HistoryStore, HistoryUnavailable, is_locked, utc_n
 
 EXPORT_FORMAT_VERSION = 1
 
+#: the gait figures of export_sessions_csv (docs/trace-format.md, "Gait figures"); the best ascent's power in W
+GAIT_CSV_COLUMNS = ("best_ascent_power_w", "step_time_s", "step_time_cv", "dwell_s", "dwell_asymmetry",
+                    "double_support_fraction", "whole_foot_fraction")
 #: the columns of export_sessions_csv, in order
 CSV_COLUMNS = (
     "session_id", "athlete_id", "athlete", "started_at", "ended_at", "duration_s", "status",
@@ -40,6 +43,7 @@ CSV_COLUMNS = (
     "steps", "steps_up", "steps_down", "ascents", "descents", "elevation_gain_m",
     "active_s", "cadence_spm", "contact_fraction", "light_fraction", "firm_fraction",
     "grabs", "stalls", "falls", "energy_kcal",
+    *GAIT_CSV_COLUMNS,
     "effort", "pain", "dizziness", "notes",
 )
 _FREE_TEXT = ("athlete", "notes", "level", "drill_facing", "drill_grip")
@@ -126,9 +130,21 @@ def export_sessions_csv(store: HistoryStore, path_or_file: str | os.PathLike | I
         writer.writerow(CSV_COLUMNS)
         for s in rows:
             record = {**s, "session_id": s["id"], "athlete": names.get(s["athlete_id"], ""),
-                      "notes": s["notes_text"]}
+                      "notes": s["notes_text"], **_gait_cells(store, s)}
             writer.writerow([_cell(c, record.get(c)) for c in CSV_COLUMNS])
     return len(rows)
+
+
+def _gait_cells(store: HistoryStore, row: dict) -> dict:
+    """The session's gait figures (empty for a session stored without them and no kept trace)."""
+    summary = row.get("summary")
+    if summary is None:
+        full = store.session(row["id"]) or {}
+        summary = full.get("summary")
+    gait = (summary or {}).get("gait") or {}
+    powers = [f["power_w"] for f in gait.get("flights") or () if f.get("power_w") is not None]
+    return {"best_ascent_power_w": max(powers) if powers else None,
+            **{k: gait.get(k) for k in GAIT_CSV_COLUMNS if k != "best_ascent_power_w"}}
 
 
 def _cell(column: str, value: Any) -> Any:
