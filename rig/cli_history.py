@@ -193,8 +193,9 @@ def _dispatch(args, store, data_dir, backup) -> int:
             rec = recommend(outcomes(store, athlete["id"]), athlete["level"] or first_level().key)
             data = {"athlete": athlete["name"], "action": rec.action, "level": rec.level,
                     "previous_level": rec.previous_level, "reason": rec.reason, "rule": rec.rule,
-                    "drill": vars(rec.drill)}
-            _print(args, data, lambda d: f"{escaped(d['athlete'])}: {d['reason']}")
+                    "drill": vars(rec.drill), "flags": list(rec.flags)}
+            _print(args, data, lambda d: "\n".join([f"{escaped(d['athlete'])}: {d['reason']}",
+                                                     *(f"  for the coach: {f}" for f in d["flags"])]))
     elif command == "history" and action == "backup":
         backup(store, args.file)
         print(f"backed up the history of {data_dir} to {args.file}")

@@ -27,6 +27,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rig.progression_technique import coach_flags, feet_not_yet_whole, steps_not_yet_steady, window_mean
+from rig.progression_words import num as _num
+from rig.progression_words import pct as _pct
+from rig.progression_words import plural as _plural
+from rig.progression_words import series as _series
+
 EPS = 1e-9  # fractions are compared with this slack: 0.10 meets "at most 10 %"
 
 
@@ -87,6 +93,9 @@ class ProgressionSettings:
     control_band_spm: tuple[float, float] = (40.0, 90.0)  # backward work: between older (65) and young (124) adults' cadences
     grabs_to_step_back: int = 2         # within the window
     symptoms_to_step_back: int = 2      # sessions with pain or dizziness within the window
+    min_whole_foot: float = 0.80        # before less support (engineering choice; docs/history.md)
+    max_step_time_cv: float = 0.10      # before more speed: stairs' normal variability, 5-10 % (Stacoff 2005)
+    asymmetry_flag: float = 0.15        # told to the coach: stairs' normal asymmetry, 5-15 % (Stacoff 2005)
 
     def __post_init__(self) -> None:
         lo, hi = self.control_band_spm
@@ -111,6 +120,9 @@ class SessionOutcome:
     dizziness: bool | None = None
     effort: int | None = None
     added_load_kg: float = 0.0
+    whole_foot_fraction: float | None = None   # the gait figures: None where the rig cannot tell
+    step_time_cv: float | None = None
+    dwell_asymmetry: float | None = None
 
 
 def outcome_from_summary(summary: dict, level_key: str, *, pain: int | None = None,
@@ -123,7 +135,8 @@ def outcome_from_summary(summary: dict, level_key: str, *, pain: int | None = No
         level_key, summary["ascents"] + summary["descents"], summary["active_s"],
         summary["cadence_spm"], rel["contact_fraction"], rel["light_fraction"],
         rel["firm_fraction"], kinds.count("grab"), kinds.count("fall_suspected"),
-        kinds.count("stall"), pain, dizziness, effort, added_load_kg)
+        kinds.count("stall"), pain, dizziness, effort, added_load_kg,
+        *(summary.get("gait", {}).get(k) for k in ("whole_foot_fraction", "step_time_cv", "dwell_asymmetry")))
 
 
 @dataclass(frozen=True)
@@ -134,29 +147,7 @@ class Recommendation:
     reason: str
     rule: str                   # key of the rule that fired
     drill: Drill
-
-
-# --- words ------------------------------------------------------------------
-
-def _num(x: float, scale: float = 1.0, near: float | None = None) -> str:
-    """``x * scale`` rounded, with as many decimals as it takes to differ from ``near``."""
-    for d in (0, 1, 2):
-        s = f"{x * scale:.{d}f}"
-        if near is None or s != f"{near * scale:.{d}f}":
-            break
-    return s
-
-
-def _pct(x: float, near: float | None = None) -> str:
-    return _num(x, 100.0, near) + " %"
-
-
-def _series(items: Sequence[str]) -> str:
-    return "".join(items) if len(items) < 2 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    flags: tuple[str, ...] = ()  # for the coach (a leg asymmetry); they never change the plan
 
 
 def drill(lv: Level, settings: ProgressionSettings = ProgressionSettings()) -> Drill:
@@ -229,6 +220,7 @@ class Window:
     level: Level
     sessions: tuple[SessionOutcome, ...]
     settings: ProgressionSettings
+    next_level: Level | None = None     # where advancing leads (None at the top)
 
     @property
     def last(self) -> SessionOutcome:
@@ -271,6 +263,14 @@ def at_top_and_met(w: Window) -> bool:
     return w.level == LEVELS[-1] and target_met_k_times(w)
 
 
+def met_but_feet_not_whole(w: Window) -> bool:
+    return target_met_k_times(w) and feet_not_yet_whole(w, w.next_level)
+
+
+def met_but_steps_unsteady(w: Window) -> bool:
+    return target_met_k_times(w) and steps_not_yet_steady(w, w.next_level)
+
+
 def always(w: Window) -> bool:
     return True
 
@@ -302,6 +302,13 @@ RULES: tuple[Rule, ...] = (    # priority: table order, safety first
     Rule("mastered", at_top_and_met, "stay",
          "{k_sessions} in a row met the target of the last level, {title}: {figures}. "
          "Keep it up: this is the top of the ladder."),
+    Rule("whole-foot-first", met_but_feet_not_whole, "stay",
+         "{k_sessions} in a row met the target of {title}, but the whole foot was on the step for only "
+         "{whole_foot} of the steps: stay with {title}, and put the entire foot on each step. Less support on "
+         "the rails comes once it is {min_whole_foot} or more."),
+    Rule("steady-first", met_but_steps_unsteady, "stay",
+         "{k_sessions} in a row met the target of {title}, but the time between steps varied by {step_cv}: "
+         "stay with {title}, at an even pace. A quicker pace comes once it varies by {max_step_cv} or less."),
     Rule("advance", target_met_k_times, "advance",
          "{k_sessions} in a row met the target of {title}: {figures}, no grab, no fall, "
          "no pain above {max_pain}: move on to {next_title}."),
@@ -351,6 +358,10 @@ def _facts(w: Window, target: Level, action: str) -> dict[str, str]:
               "symptoms": _series([m for m in _misses(last, lv, st)
                                     if m.startswith("pain") or m == "dizziness"]),
               "progress": _progress(w),
+              "whole_foot": _pct(window_mean(w.sessions, "whole_foot_fraction") or 0.0),
+              "min_whole_foot": _pct(st.min_whole_foot),
+              "step_cv": _pct(window_mean(w.sessions, "step_time_cv") or 0.0),
+              "max_step_cv": _pct(st.max_step_time_cv),
               "figures": _figures(w) if all(w.met()) else ""}
     return f
 
@@ -364,7 +375,9 @@ def recommend(history: Sequence[SessionOutcome], current_level: str,
         if s.level != current_level:
             break
         run.append(s)
-    w = Window(lv, tuple(reversed(run[:settings.sessions_to_advance])), settings)
+    i = _INDEX[lv.key]
+    w = Window(lv, tuple(reversed(run[:settings.sessions_to_advance])), settings,
+               LEVELS[i + 1] if i + 1 < len(LEVELS) else None)
     rule = next(r for r in RULES if r.when(w))
     i, action = _INDEX[lv.key], rule.action
     if action == "advance":
@@ -376,4 +389,4 @@ def recommend(history: Sequence[SessionOutcome], current_level: str,
         target = lv
     reason = rule.reason.format(**_facts(w, target, action))
     return Recommendation(action, target.key, lv.key, reason[0].upper() + reason[1:], rule.key,
-                          drill(target, settings))
+                          drill(target, settings), coach_flags(w.sessions, settings))

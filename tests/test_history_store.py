@@ -1082,3 +1082,20 @@ def test_a_version_1_history_gains_flight_power_and_keeps_its_flights(tmp_path):
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
 
+
+
+def test_the_progression_reads_each_sessions_gait_figures_from_the_history(store):
+    from rig.outputs.history import outcomes
+    ann = store.add_athlete("Ann", 60.0)
+    old = full_session(store, ann, 0)                                  # stored without gait figures
+    sid = store.begin_session(athlete_id=ann, started_at=iso(1), drill=None, level="grip-light", trace_path=None)
+    s = {**summary(40), "gait": {"flights": [], "step_time_s": 0.5, "step_time_cv": 0.12, "dwell_s": 0.8,
+                                 "dwell_asymmetry": 0.2, "double_support_fraction": 0.3,
+                                 "whole_foot_fraction": 0.75}}
+    store.end_session(sid, ended_at=iso(1, 600), duration_s=600.0, summary=s, flights=[], events=[],
+                      energy_kcal=None)
+    store.flush()
+    first, second = outcomes(store, ann)
+    assert (first.whole_foot_fraction, first.step_time_cv, first.dwell_asymmetry) == (None, None, None)
+    assert (second.whole_foot_fraction, second.step_time_cv, second.dwell_asymmetry) == (0.75, 0.12, 0.2)
+    assert old != sid

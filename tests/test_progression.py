@@ -56,6 +56,14 @@ CASES = {
                 "advance", "grip-hover",
                 ["3 sessions in a row", "a light touch or less for 96 %, 94 % and 97 %",
                  "no grab", "move on to hands hovering above the rails"]),
+    "whole-foot-first": ([good("grip-light", whole_foot_fraction=f) for f in (0.7, 0.75, 0.8)], "grip-light",
+                         "stay", "grip-light",
+                         ["3 sessions in a row met the target of a light touch on the rails",
+                          "whole foot was on the step for only 75 % of the steps",
+                          "entire foot on each step", "80 % or more"]),
+    "steady-first": ([good("volume-8", step_time_cv=c) for c in (0.12, 0.14, 0.13)], "volume-8", "stay",
+                     "volume-8", ["3 sessions in a row met the target of eight flights",
+                                  "varied by 13 %", "even pace", "10 % or less"]),
     "keep-going": ([good("grip-light"), good("grip-light"), good("grip-light", firm_fraction=0.18)],
                    "grip-light", "stay", "grip-light",
                    ["Stay with a light touch on the rails", "a firm grip for 18 % of the time",
@@ -216,3 +224,48 @@ def test_grabs_in_one_session_are_said_in_the_singular():
     rec = recommend([good("grip-hover", grabs=3)], "grip-hover")
     assert rec.rule == "grabs"
     assert "3 grabs in the last session at" in rec.reason and "1 sessions" not in rec.reason
+
+
+# --- technique before less support and before speed; asymmetry for the coach -------------------
+
+def test_whole_foot_holds_back_less_support_only():
+    feet = [good("grip-firm", whole_foot_fraction=0.6)] * K
+    assert recommend(feet, "grip-firm").rule == "whole-foot-first"        # firm -> light: less support
+    assert recommend([good("grip-hover", whole_foot_fraction=0.6)] * K, "grip-hover").action == "advance"  # more flights
+    at_floor = [good("grip-firm", whole_foot_fraction=0.80)] * K
+    assert recommend(at_floor, "grip-firm").action == "advance"           # 80 % is enough
+    unknown = [good("grip-firm")] * K                                     # no split treads: does not block
+    assert recommend(unknown, "grip-firm").action == "advance"
+
+
+def test_unsteady_steps_hold_back_more_speed_only():
+    shaky = [good("volume-8", step_time_cv=0.2)] * K
+    assert recommend(shaky, "volume-8").rule == "steady-first"            # volume-8 -> speed
+    assert recommend([good("grip-hover", step_time_cv=0.2)] * K, "grip-hover").action == "advance"
+    assert recommend([good("volume-8", step_time_cv=0.10)] * K, "volume-8").action == "advance"
+
+
+def test_safety_still_comes_before_technique():
+    history = [good("grip-firm", whole_foot_fraction=0.5)] * (K - 1) + [good("grip-firm", falls=1)]
+    assert recommend(history, "grip-firm").rule == "fall"
+
+
+def test_a_leg_asymmetry_is_told_to_the_coach_and_changes_nothing():
+    even = [good("grip-light", dwell_asymmetry=0.05)] * K
+    uneven = [good("grip-light", dwell_asymmetry=0.05)] * (K - 1) + [good("grip-light", dwell_asymmetry=0.25)]
+    calm, flagged = recommend(even, "grip-light"), recommend(uneven, "grip-light")
+    assert calm.flags == () and len(flagged.flags) == 1
+    assert "25 %" in flagged.flags[0] and "15 %" in flagged.flags[0] and "coach" in flagged.flags[0]
+    assert (flagged.action, flagged.level, flagged.reason) == (calm.action, calm.level, calm.reason)
+
+
+def test_the_gait_figures_come_from_the_summary():
+    summary = {"steps": 10, "ascents": 1, "descents": 1, "active_s": 20.0, "cadence_spm": 60.0,
+               "reliance": {"contact_fraction": 0.1, "light_fraction": 0.1, "firm_fraction": 0.0}, "events": [],
+               "gait": {"whole_foot_fraction": 0.9, "step_time_cv": 0.05, "dwell_asymmetry": 0.02}}
+    s = outcome_from_summary(summary, "grip-light")
+    assert (s.whole_foot_fraction, s.step_time_cv, s.dwell_asymmetry) == (0.9, 0.05, 0.02)
+    del summary["gait"]
+    s = outcome_from_summary(summary, "grip-light")
+    assert (s.whole_foot_fraction, s.step_time_cv, s.dwell_asymmetry) == (None, None, None)
+

@@ -245,7 +245,7 @@ def recommendation():
     settings = getattr(history, "progression", None) or ProgressionSettings()
     rec = recommend(outcomes(s, athlete["id"]), current, settings)
     return jsonify({"action": rec.action, "level": rec.level, "previous_level": rec.previous_level,
-                    "reason": rec.reason, "rule": rec.rule, "drill": vars(rec.drill),
+                    "reason": rec.reason, "rule": rec.rule, "drill": vars(rec.drill), "flags": list(rec.flags),
                     "level_title": level(rec.level).title,
                     "athlete": {"id": athlete["id"], "name": athlete["name"]}})
 

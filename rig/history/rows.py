@@ -44,6 +44,7 @@ _OUTCOME_COLUMNS = (
     "ascents", "descents", "active_s", "cadence_spm",
     "contact_fraction", "light_fraction", "firm_fraction", "grabs", "stalls", "falls",
     "pain", "dizziness", "effort", "added_load_kg",
+    "whole_foot_fraction", "step_time_cv", "dwell_asymmetry",   # null: stored without the gait figures
 )
 _FLIGHT_COLUMNS = ("idx", "direction", "t_start_s", "t_end_s", "duration_s", "steps",
                    "cadence_spm", "contact_s", "light_s", "firm_s", "power_w")
@@ -83,6 +84,15 @@ def _number(value: Any, what: str, *, integer: bool = False):
     return int(value) if integer else float(value)
 
 
+GAIT_COLUMNS = ("whole_foot_fraction", "step_time_cv", "dwell_asymmetry")
+
+
+def gait_columns(gait: dict | None) -> dict:
+    """The session's gait figures that the progression reads (None: not measured, or no gait)."""
+    gait = gait if isinstance(gait, dict) else {}
+    return {k: _number(gait.get(k), f"gait {k}") for k in GAIT_COLUMNS}
+
+
 def summary_columns(summary: dict) -> dict:
     """The denormalised columns of a session from the spec's summary dict."""
     if not isinstance(summary, dict):
@@ -109,6 +119,7 @@ def summary_columns(summary: dict) -> dict:
         "grabs": counts["grab"],
         "stalls": counts["stall"],
         "falls": counts["fall_suspected"],
+        **gait_columns(summary.get("gait")),
     }
 
 

@@ -110,9 +110,20 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX events_session ON events(session_id, t_s);
     """,
-    # 2: a flight's stair-climb power (the spec's gait figures); older flights keep NULL
+    # 2: the spec's gait figures: a flight's stair-climb power, and a session's whole-foot share,
+    # step-time variability and leg asymmetry in the covering index (the progression reads them);
+    # older sessions keep NULL until their traces give them (rig/history/backfill.py)
     """
     ALTER TABLE flights ADD COLUMN power_w REAL;
+    ALTER TABLE sessions ADD COLUMN whole_foot_fraction REAL;
+    ALTER TABLE sessions ADD COLUMN step_time_cv REAL;
+    ALTER TABLE sessions ADD COLUMN dwell_asymmetry REAL;
+    DROP INDEX sessions_athlete_started;
+    CREATE INDEX sessions_athlete_started ON sessions(
+        athlete_id, started_at, status, level, steps, ascents, descents, active_s, cadence_spm,
+        contact_fraction, light_fraction, firm_fraction, grabs, stalls, falls,
+        duration_s, drill_facing, drill_grip, added_load_kg, effort, pain, dizziness,
+        whole_foot_fraction, step_time_cv, dwell_asymmetry);
     """,
 ]
 

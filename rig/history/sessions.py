@@ -21,6 +21,7 @@ from rig.history.rows import (
     _level,
     _number,
     _text,
+    gait_columns,
     normalise_time,
     summary_columns,
 )
@@ -263,9 +264,15 @@ class SessionsMixin:
         directions = [f.get("dir") for f in gait.get("flights") or ()]
         gait_json = _dumps(gait)
 
+        columns = gait_columns(gait)
+        sets = ", ".join(f"{k} = ?" for k in columns)
+
         def op(conn):
-            conn.execute("UPDATE sessions SET summary_json = json_set(summary_json, '$.gait', json(?)) "
-                         "WHERE id = ? AND json_type(summary_json, '$.gait') IS NULL", (gait_json, session_id))
+            done = conn.execute(f"UPDATE sessions SET summary_json = json_set(summary_json, '$.gait', json(?)), "
+                                f"{sets} WHERE id = ? AND json_type(summary_json, '$.gait') IS NULL",
+                                (gait_json, *columns.values(), session_id)).rowcount
+            if not done:
+                return
             stored = conn.execute("SELECT id, direction FROM flights WHERE session_id = ? ORDER BY idx",
                                   (session_id,)).fetchall()
             if [row[1] for row in stored] == directions:

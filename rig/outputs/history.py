@@ -195,6 +195,8 @@ class HistoryRecorder:
         if rec.level != athlete["level"]:
             self.store.update_athlete(athlete_id, level=rec.level)
         log.info("%s: %s", athlete["name"], rec.reason)
+        for flag in rec.flags:
+            log.warning("%s: %s", athlete["name"], flag)
         return rec
 
     def poll_athlete(self) -> None:
@@ -226,7 +228,9 @@ def outcomes(store, athlete_id: int) -> list[SessionOutcome]:
         light_fraction=row["light_fraction"], firm_fraction=row["firm_fraction"],
         grabs=row["grabs"] or 0, falls=row["falls"] or 0, stalls=row["stalls"] or 0, pain=row["pain"],
         dizziness=None if row["dizziness"] is None else bool(row["dizziness"]), effort=row["effort"],
-        added_load_kg=row["added_load_kg"] or 0.0) for row in store.outcomes(athlete_id)]
+        added_load_kg=row["added_load_kg"] or 0.0, whole_foot_fraction=row["whole_foot_fraction"],
+        step_time_cv=row["step_time_cv"], dwell_asymmetry=row["dwell_asymmetry"])
+        for row in store.outcomes(athlete_id)]
 
 
 def recover_open_sessions(store, layout: RigLayout, settings=None) -> list[int]:
