@@ -30,6 +30,7 @@ function describe(channel) {
 
 function wiring(channel) {
   const i = info[channel] || {};
+  if (i.kind === 'force' && i.hx711) return `HX711 DOUT GPIO${i.hx711.dout} · SCK GPIO${i.hx711.sck} · ${i.hx711.rate_hz} Hz`;
   if (i.kind === 'force') return `MCP3008 CH${i.adc_channel}`;
   if (i.pin !== undefined) return `GPIO${i.pin}`;
   return '';
