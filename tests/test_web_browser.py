@@ -372,6 +372,13 @@ def test_too_fast_says_slow_down_and_a_flight_is_heard(rig, tab):
                            timeout=WAIT_MS)
     words = page.evaluate("window.stairrig.sound.log.filter(c => c.name === 'flight').map(c => c.words)")
     assert words == ["Flight 1 done"]
+    # after the flight: its time and power in plain words (the session's gait figures)
+    page.wait_for_selector("#flight-line", state="visible", timeout=WAIT_MS)
+    flight = rig.service.live.snapshot()["session"]["last_flight"]
+    assert flight["dir"] == "up" and flight["power_w"] > 0
+    assert page.locator("#flight-line").inner_text().startswith(
+        f"Last flight up: {flight['duration_s']:.1f} s · {flight['power_w']} W")
+    assert page.evaluate("document.documentElement.scrollHeight <= document.documentElement.clientHeight")
     assert cues_played(page, "fast") == 1
     assert_clean(tab)
 

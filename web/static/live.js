@@ -76,6 +76,28 @@ function renderAlert(state) {
   node.hidden = false;
 }
 
+/** The step-time variability (%) in words a patient understands: the method asks for
+ * controlled steps at an even pace (stairs' normal variability is 5 to 10 %, docs/history.md). */
+function steadiness(pct) {
+  if (!f.isNum(pct)) return '';
+  if (pct <= 5) return 'very even steps';
+  if (pct <= 10) return 'even steps';
+  if (pct <= 15) return 'steps a little uneven';
+  return 'uneven steps: slow and even';
+}
+
+/** After each flight: its time and (up) power, and the session's steadiness and whole-foot share. */
+function flightLine(s) {
+  const lf = s.last_flight;
+  if (!lf) return '';
+  const parts = [`Last flight ${lf.dir === 'up' ? 'up' : 'down'}: ${lf.duration_s.toFixed(1)} s`];
+  if (f.isNum(lf.power_w)) parts.push(`${lf.power_w} W`);
+  const steady = steadiness(s.step_variability_pct);
+  if (steady) parts.push(steady);
+  if (f.isNum(s.whole_foot_pct)) parts.push(`whole foot on ${Math.round(s.whole_foot_pct)} % of steps`);
+  return parts.join(' · ');
+}
+
 function render(state) {
   lastState = state;
   const s = state.session || {};
@@ -89,6 +111,10 @@ function render(state) {
   else setText(sessionState, 'No session: the first step starts one');
 
   setText(document.getElementById('steps'), s.steps ?? 0);
+  const line = active ? flightLine(s) : '';
+  const flightEl = document.getElementById('flight-line');
+  flightEl.hidden = !line;
+  setText(flightEl, line);
   const flights = (s.flights_up || 0) + (s.flights_down || 0);
   // a flight is one pass up or one pass down (rig/progression.py: the plan counts them the same way)
   setText(document.getElementById('flights'), flights);
