@@ -21,7 +21,6 @@ read, so no thread or timer runs.
 
 from __future__ import annotations
 
-from gpiozero.pins.mock import PinState
 
 from rig.hardware.hx711_code import BITS, POWER_DOWN_S, SETTLE_PERIODS, bits_from_code, code_from_reading, \
     reading_from_code
@@ -34,16 +33,11 @@ class Hx711ClockPin(BoundedMockPWMPin):
     chip: "MockHX711 | None" = None
 
     def _change_state(self, value):
-        if self._state != value:
-            t = self._factory.ticks()
-            self._state = value
-            self.states.append(PinState(t - self._last_change, value))
-            self._last_change = t
-            chip = self.chip
-            if chip is not None:
-                chip.clock(bool(value), t)
-            return True
-        return False
+        changed = super()._change_state(value)     # stamped with the factory's tick, as every mock pin
+        chip = self.chip
+        if changed and chip is not None:
+            chip.clock(bool(value), self._last_change)
+        return changed
 
 
 class Hx711DataPin(BoundedMockPWMPin):
