@@ -20,6 +20,24 @@ def _pct(value) -> str:
     return "-" if value is None else f"{100 * value:.0f} %"
 
 
+def _gait_lines(gait: dict | None) -> list[str]:
+    """The gait figures (docs/trace-format.md, "Gait figures"), when the summary has them."""
+    if not gait:
+        return []
+    flights = gait["flights"]
+    powers = [f["power_w"] for f in flights if f["power_w"] is not None]
+    ups = [f["duration_s"] for f in flights if f["dir"] == "up"]
+    return [
+        "",
+        f"gait             {len(flights)} flights; fastest ascent {_num(min(ups) if ups else None, ' s')}, "
+        f"most power {_num(max(powers) if powers else None, ' W', 0)}",
+        f"                 step time {_num(gait['step_time_s'], ' s', 2)} (variability {_pct(gait['step_time_cv'])}), "
+        f"dwell {_num(gait['dwell_s'], ' s', 2)} (leg asymmetry {_pct(gait['dwell_asymmetry'])})",
+        f"                 double support {_pct(gait['double_support_fraction'])}, "
+        f"whole foot on {_pct(gait['whole_foot_fraction'])} of steps",
+    ]
+
+
 def format_summary(summary: dict, title: str | None = None, t_from: str | None = None) -> str:
     """The replay summary as a readable table; ``t_from`` says where its event times count from
     (``"the trace start"``, ``"the session start"``)."""
@@ -46,6 +64,7 @@ def format_summary(summary: dict, title: str | None = None, t_from: str | None =
             lines.append(f"{side:<6} {_num(r['contact_s'], ' s'):>9} {_num(r['light_s'], ' s'):>8} "
                          f"{_num(r['firm_s'], ' s'):>8} {_num(r['peak_force_n'], ' N'):>12} "
                          f"{_num(r['impulse_ns'], ' N s'):>9}")
+    lines += _gait_lines(s.get("gait"))
     counts = Counter(e["type"] for e in s["events"])
     lines.append("")
     lines.append("events           " + (", ".join(f"{n} {t.replace('_', ' ')}" for t, n in sorted(counts.items()))

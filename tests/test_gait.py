@@ -192,3 +192,17 @@ def test_the_panel_and_home_assistant_get_the_last_ascent_and_the_sessions_figur
     assert set(GAIT_KEYS) <= set(figures) and set(GAIT_KEYS) <= set(SLOW_SESSION_KEYS)
     before = session_figures(run(layout, []))
     assert all(before[k] is None for k in (*GAIT_KEYS, "last_flight"))
+
+
+def test_the_replay_text_shows_the_gait_figures(tmp_path):
+    import subprocess
+    import sys
+    contacts = up_flight(3, 1.0, 0.5, 0.7) + [(3, 5.0, 5.7), (2, 5.5, 6.2), (1, 6.0, 6.7)]
+    path = write_trace(tmp_path / "t.jsonl", HEADER, contacts)
+    summary = replay(path)
+    out = subprocess.run([sys.executable, "-m", "rig", "replay", path], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    up = summary["gait"]["flights"][0]
+    assert f"2 flights; fastest ascent {up['duration_s']:.1f} s, most power {up['power_w']:.0f} W" in out.stdout
+    # three steps a flight: two step times, too few for a variability; no split treads: no whole-foot share
+    assert "step time 0.50 s (variability -)" in out.stdout and "whole foot on - of steps" in out.stdout
