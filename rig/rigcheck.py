@@ -102,6 +102,7 @@ class RigCheck:
                         walk.feed(t, channel, value)
             elif etype == "tick" and walk is not None:
                 walk.advance(event["t"])
+                self._keep_sampling()   # a rail pressed for a moment must not fall between idle reads
             if walk is not None and walk.done:
                 bad = {ch: r["detail"] for ch, r in walk.results().items() if r["verdict"] != "ok"}
                 log.info("walk test done: %s", "every channel works" if not bad else "; ".join(bad.values()))
@@ -160,10 +161,20 @@ class RigCheck:
             raise CommandError(f"{channel[:60]!r} is not a force channel of this rig (its force channels: {names})")
         return channel
 
+    def _sampler(self):
+        return getattr(getattr(self.service, "sensors", None), "sampler", None)
+
+    def _keep_sampling(self) -> None:
+        """The force channels at the full rate while a walk test runs (an idle rig's ADC reads at
+        idle_sample_hz, and a rail pressed for a moment between two of those reads goes unseen)."""
+        sampler = self._sampler()
+        if sampler is not None:
+            sampler.wake_up()
+
     def _raw_readings(self, channel: str) -> list[float]:
         """The last second's readings (0..1), with the calibration in use when they were sampled.
         An idle rig's ADC reads slowly: it is woken, and a second of full-rate readings awaited."""
-        sampler = getattr(getattr(self.service, "sensors", None), "sampler", None)
+        sampler = self._sampler()
         if sampler is not None and sampler.wake_up():
             self.service.stop_event.wait(self.service.clock.real_delay(WINDOW_S + 1.0))
         now = self.service.clock.now()
@@ -260,6 +271,7 @@ class RigCheck:
                                   weight_kg=service.sessions.athlete.weight_kg, initial=initial,
                                   hx711_channels=frozenset(ch for ch, w in self._force.items() if w.hx711))
             state = self._walk.state()
+        self._keep_sampling()
         log.info("walk test started (%d prompts)", state["steps"])
         return state
 

@@ -239,9 +239,9 @@ def press(rig, pin, active_low=True, hold_s=0.15):
     (pin.drive_high if active_low else pin.drive_low)()
 
 
-def walk_through(rig, actions):
-    """Do each prompt's action, then wait for the walk test to move on."""
-    for i, action in enumerate(actions):
+def walk_through(rig, actions, first=0):
+    """Do each prompt's action (from prompt ``first``), then wait for the walk test to move on."""
+    for i, action in enumerate(actions, start=first):
         assert rig.check.walk_state()["step"] == i
         action()
         wait_until(lambda: rig.check.walk_state()["step"] > i, f"the walk test to leave prompt {i}")
@@ -283,6 +283,26 @@ def test_a_walk_test_through_real_pins(rig):
     with pytest.raises(CommandError, match="no walk test is running"):
         rig.check.cancel_walk()
     assert rig.check.start_walk()["step"] == 0       # a finished walk can be done again
+
+
+def test_a_walk_test_keeps_the_adc_at_full_rate_so_a_moment_on_a_rail_is_seen(tmp_path):
+    """An idle rig's ADC reads at idle_sample_hz (here every 2 s); a walk test keeps it at the full
+    rate however long the athlete takes between prompts, so a 0.15 s press on a force-only rail
+    does not fall between two idle reads."""
+    r = Rig(config_for(LAYOUT, str(tmp_path), adc={"sample_hz": 50, "idle_sample_hz": 0.5, "idle_after_s": 1.0}))
+    try:
+        tare_rails(r)
+        r.check.start_walk()
+        pins = [r.config.wiring[f"tread.{i}"].pin for i in (1, 2, 3)]
+        walk_through(r, [lambda p=p: press(r, p) for p in pins] + [lambda: rail_left(r)])
+        sampler = r.service.sensors.sampler
+        end = r.service.clock.now() + 2.5                  # the athlete reads the next prompt
+        wait_until(lambda: r.service.clock.now() >= end, "a pause longer than idle_after_s")
+        assert not sampler.idle                            # without the walk test it would be
+        state = walk_through(r, [lambda: rail_right(r)], first=4)
+        assert state["done"] and state["results"]["rail.right.force"]["verdict"] == "ok"
+    finally:
+        r.close()
 
 
 def test_a_walk_test_names_two_pins_swapped_in_the_configuration(tmp_path):
