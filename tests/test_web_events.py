@@ -298,3 +298,23 @@ def test_closing_under_load_is_clean(served, caplog):
     # warning); a worker must never fail on a closed socket or trigger ("Exception when servicing")
     errors = [r for r in caplog.records if r.name.startswith("waitress") and r.levelno >= logging.ERROR]
     assert not errors, caplog.text
+
+
+def test_closing_when_waitress_trigger_is_already_closed(served, monkeypatch):
+    """The trigger that wakes waitress's loop can be closed under the panel as it closes (CI saw
+    EBADF once): closing still ends every connection and the loop, and raises nothing."""
+    from waitress.trigger import trigger as Trigger
+    rig, server = served
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=WAIT_S)
+    conn.request("GET", "/healthz")
+    assert conn.getresponse().status == 200      # a kept-alive connection the close must end
+
+    def closed(self):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+    monkeypatch.setattr(Trigger, "_physical_pull", closed)
+    server.close()
+    server._thread.join(WAIT_S)
+    assert not server.is_alive()
+    with pytest.raises((OSError, http.client.HTTPException)):
+        conn.request("GET", "/healthz")
+        conn.getresponse()

@@ -225,7 +225,16 @@ class PanelServer:
                 fn()
             finally:
                 done.set()
-        trigger.pull_trigger(thunk)
+        try:
+            trigger.pull_trigger(thunk)
+        except OSError as exc:
+            # the trigger was closed under us (its loop is ending, or ended): nothing can wake the
+            # loop now, and closing is best effort, so do it from here (CI saw EBADF once)
+            log.debug("waitress's trigger is closed (%s); running %s here", exc, fn.__name__)
+            with trigger.lock:
+                trigger.thunks = [t for t in trigger.thunks if t is not thunk]
+            fn()
+            return
         if not done.wait(_JOIN_S):
             log.warning("waitress's loop did not run %s within %.0f s", fn.__name__, _JOIN_S)
 

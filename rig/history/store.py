@@ -70,6 +70,7 @@ class HistoryStore(AthletesMixin, SessionsMixin):
         self._readers_lock = threading.Lock()
         self._ro_uri = pathlib.Path(path).as_uri() + "?mode=ro"
         self._closed = False
+        self._close_lock = threading.Lock()
         # progress() per athlete: (writer generation, started_at list, rows), see progress()
         self._progress_cache: dict[int, tuple[int, list[str], list[dict]]] = {}
         self._progress_lock = threading.Lock()
@@ -107,9 +108,10 @@ class HistoryStore(AthletesMixin, SessionsMixin):
 
     def close(self) -> None:
         """Commit what is queued, stop the writer thread, close every connection."""
-        if self._closed:
-            return
-        self._closed = True
+        with self._close_lock:          # twice at once would close the lock's descriptor twice
+            if self._closed:
+                return
+            self._closed = True
         self._writer.close()
         with self._readers_lock:
             readers, self._readers = list(self._readers.values()), {}
