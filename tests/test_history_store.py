@@ -1080,7 +1080,7 @@ def test_a_version_1_history_gains_flight_power_and_keeps_its_flights(tmp_path):
         flights = store.session(1)["flights"]
     assert [(f["direction"], f["steps"], f["power_w"]) for f in flights] == [("up", 5, None)]
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 

@@ -125,6 +125,28 @@ MIGRATIONS: list[str] = [
         duration_s, drill_facing, drill_grip, added_load_kg, effort, pain, dizziness,
         whole_foot_fraction, step_time_cv, dwell_asymmetry);
     """,
+    # 3: standard stair tests (timed stair climb, stair climb power), stored apart from the
+    # training sessions: a test is never a session (rig/history/stairtests.py, docs/stair-tests.md)
+    """
+    CREATE TABLE stair_tests (
+        id              INTEGER PRIMARY KEY,
+        athlete_id      INTEGER NOT NULL REFERENCES athletes(id) ON DELETE CASCADE,
+        kind            TEXT NOT NULL CHECK (kind IN ('timed_stair_climb', 'stair_climb_power')),
+        started_at      TEXT NOT NULL,
+        duration_s      REAL CHECK (duration_s IS NULL OR duration_s >= 0),
+        steps           INTEGER,
+        rise_m          REAL,
+        power_w         REAL,
+        power_w_per_kg  REAL,
+        body_mass_kg    REAL,
+        added_load_kg   REAL,
+        rails_used      INTEGER CHECK (rails_used IN (0, 1)),
+        status          TEXT NOT NULL CHECK (status IN ('done', 'aborted', 'invalid')),
+        note            TEXT,
+        detail_json     TEXT
+    );
+    CREATE INDEX stair_tests_athlete_started ON stair_tests(athlete_id, started_at);
+    """,
 ]
 
 

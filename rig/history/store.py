@@ -47,6 +47,7 @@ from rig.history.rows import (  # noqa: F401  (the names callers import from her
 )
 from rig.history.schema import FILENAME
 from rig.history.sessions import SessionsMixin
+from rig.history.stairtests import StairTestsMixin
 from rig.history.failures import describe_lost, probe_file
 from rig.history.writer import HistoryUnavailable, Writer, describe_failure, is_fatal
 
@@ -55,7 +56,7 @@ log = logging.getLogger(__name__)
 __all__ = ["HistoryStore", "HistoryUnavailable", "is_locked", "normalise_time", "summary_columns", "utc_now"]
 
 
-class HistoryStore(AthletesMixin, SessionsMixin):
+class HistoryStore(AthletesMixin, SessionsMixin, StairTestsMixin):
     """The history of one data directory. Make one with ``HistoryStore.open()``."""
 
     def __init__(self, data_dir: str, path: str, conn: sqlite3.Connection, lock_fd: int,
