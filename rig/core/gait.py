@@ -6,8 +6,10 @@ asymmetry, double support and whole-foot placement (``docs/trace-format.md``,
 rise), each tread emptying (with how many stay occupied) and each flight
 counted, all at their own times on the ordered timeline; a split tread's
 ``HalfTimes`` keeps its halves' raw on-times, so that a step's whole-foot
-placement can be judged when its tread empties. ``summary()`` gives the
-summary's ``gait`` object at any moment.
+placement can be judged when its tread empties: ``vacated`` then returns that
+verdict (``placement``), which the step rules emit as a ``placement`` event for
+the panel's whole-foot cue (per contact, never per sample; it is no part of the
+summary). ``summary()`` gives the summary's ``gait`` object at any moment.
 """
 
 from __future__ import annotations
@@ -84,14 +86,26 @@ class HalfTimes:
 
 
 class _Step:
-    __slots__ = ("onset", "tread", "direction", "rise", "dwell")
+    __slots__ = ("onset", "tread", "direction", "rise", "facing", "dwell")
 
-    def __init__(self, onset: float, tread: int, direction: str | None, rise: int):
+    def __init__(self, onset: float, tread: int, direction: str | None, rise: int, facing: str):
         self.onset = onset
         self.tread = tread
         self.direction = direction
         self.rise = rise
+        self.facing = facing
         self.dwell: float | None = None
+
+
+def placement(step: _Step, t: float, front_s: float, back_s: float, need_s: float) -> dict:
+    """The ``placement`` event of a split tread's step whose contact ended at ``t``: whole foot when
+    each half was on for at least ``need_s``; else ``half`` names the half that was (the other was
+    not), or is None when neither was on that long. ``at`` is the caller's to add."""
+    front, back = front_s >= need_s, back_s >= need_s
+    return {"type": "placement", "t": t, "step_t": step.onset, "tread": step.tread,
+            "whole_foot": front and back, "half": None if front == back else ("front" if front else "back"),
+            "front_s": round(front_s, 3), "back_s": round(back_s, 3),
+            "direction": step.direction, "facing": step.facing}
 
 
 def _r(x: float | None, digits: int = 6) -> float | None:
@@ -137,13 +151,13 @@ class Gait:
                     self._double_s += dt
         self._t = t
 
-    def step(self, t: float, tread: int, direction: str | None, rise: int) -> None:
-        """A step: ``tread`` went from empty to occupied at ``t`` (its onset)."""
+    def step(self, t: float, tread: int, direction: str | None, rise: int, facing: str = "unknown") -> None:
+        """A step: ``tread`` went from empty to occupied at ``t`` (its onset), facing ``facing``."""
         self._integrate(t)
         self._occupied += 1
         if self.halves is not None:
             self.halves[tread - 1].forget_until(t)    # blips before this contact were never a step
-        step = _Step(t, tread, direction, rise)
+        step = _Step(t, tread, direction, rise, facing)
         self._on_tread[tread] = step
         if self.stepper:
             return
@@ -154,22 +168,26 @@ class Gait:
         if direction is not None:
             run.append(step)
 
-    def vacated(self, t: float, tread: int, occupied_left: int) -> None:
-        """``tread`` emptied at ``t`` (the last raw release of its contact)."""
+    def vacated(self, t: float, tread: int, occupied_left: int) -> dict | None:
+        """``tread`` emptied at ``t`` (the last raw release of its contact). On a split tread, the
+        step's whole-foot verdict (see ``placement``); else None."""
         self._integrate(t)
         self._occupied = occupied_left
         step = self._on_tread.pop(tread, None)
+        verdict = None
         if step is not None:
             step.dwell = t - step.onset
             if self.halves is not None:
                 halves = self.halves[tread - 1]
-                need = self.min_contact_s - 1e-9
+                verdict = placement(step, t, halves.on_time(True, step.onset, t), halves.on_time(False, step.onset, t),
+                                    self.min_contact_s - 1e-9)
                 self.judged_steps += 1
-                if halves.on_time(True, step.onset, t) >= need and halves.on_time(False, step.onset, t) >= need:
+                if verdict["whole_foot"]:
                     self.whole_foot_steps += 1
                 halves.forget_until(t)
         if occupied_left == 0:
             self._run_broken = True     # a flight needs some tread occupied from its first onset to its count
+        return verdict
 
     def flight(self, t: float, direction: str) -> None:
         """An ascent (``up``) or a descent (``down``) was counted at ``t``: the current run is its flight."""

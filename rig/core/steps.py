@@ -98,13 +98,13 @@ class StepRules:
             rise = ref - i
         if direction == "up":
             self.levels_up += rise
-        self.gait.step(t, i, direction, rise)
+        facing = self._facing(tread, direction)
+        self.gait.step(t, i, direction, rise, facing)
         self.steps += 1
         if direction == "up":
             self.steps_up += 1
         elif direction == "down":
             self.steps_down += 1
-        facing = self._facing(tread, direction)
         self.facing[facing] += 1
         self.last_step_tread = i
         self.last_step_dir = direction
@@ -129,7 +129,10 @@ class StepRules:
         self.occupied.remove(i)
         self.figures.occupancy_changed(t, -1)
         left = len(self.occupied)
-        self.gait.vacated(t, i, left)
+        placement = self.gait.vacated(t, i, left)
+        if placement is not None:       # a split tread's whole-foot verdict (the panel's cue)
+            placement["at"] = at
+            self.emit(placement)
         if left:
             self.emit({"type": "vacated", "t": t, "at": at, "tread": i, "occupied": left})
             return
