@@ -28,14 +28,14 @@ from typing import IO, Any
 from rig import __version__
 from rig.fit import session_fit
 from rig.history import schema
+from rig.history.gait_rows import GAIT_FIGURES, sessions_with_gait
 from rig.history.schema import FILENAME
 from rig.history.store import HistoryStore, HistoryUnavailable, is_locked, utc_now
 
 EXPORT_FORMAT_VERSION = 1
 
 #: the gait figures of export_sessions_csv (docs/trace-format.md, "Gait figures"); the best ascent's power in W
-GAIT_CSV_COLUMNS = ("best_ascent_power_w", "step_time_s", "step_time_cv", "dwell_s", "dwell_asymmetry",
-                    "double_support_fraction", "whole_foot_fraction")
+GAIT_CSV_COLUMNS = GAIT_FIGURES
 #: the columns of export_sessions_csv, in order
 CSV_COLUMNS = (
     "session_id", "athlete_id", "athlete", "started_at", "ended_at", "duration_s", "status",
@@ -117,34 +117,19 @@ def export_sessions_csv(store: HistoryStore, path_or_file: str | os.PathLike | I
     names = {a["id"]: a["name"] for a in store.athletes()}
     if athlete_id is not None and athlete_id not in names:
         raise ValueError(f"there is no athlete with id {athlete_id}")
-    if session_id is not None:
-        session = store.session(session_id)
-        if session is None or (athlete_id is not None and session["athlete_id"] != athlete_id):
-            raise ValueError(f"there is no session {session_id}"
-                             + (f" of athlete {athlete_id}" if session is not None else ""))
-        rows = [session]
-    else:
-        rows = list(reversed(store.sessions(athlete_id=athlete_id)))
+    # one query: the rows with their gait figures (rig/history/gait_rows.py), not one read per row
+    rows = sessions_with_gait(store, athlete_id=athlete_id, session_id=session_id)
+    if session_id is not None and not rows:
+        exists = athlete_id is not None and store.session(session_id) is not None
+        raise ValueError(f"there is no session {session_id}" + (f" of athlete {athlete_id}" if exists else ""))
     with _text_out(path_or_file, newline="") as out:
         writer = csv.writer(out)
         writer.writerow(CSV_COLUMNS)
         for s in rows:
             record = {**s, "session_id": s["id"], "athlete": names.get(s["athlete_id"], ""),
-                      "notes": s["notes_text"], **_gait_cells(store, s)}
+                      "notes": s["notes_text"]}
             writer.writerow([_cell(c, record.get(c)) for c in CSV_COLUMNS])
     return len(rows)
-
-
-def _gait_cells(store: HistoryStore, row: dict) -> dict:
-    """The session's gait figures (empty for a session stored without them and no kept trace)."""
-    summary = row.get("summary")
-    if summary is None:
-        full = store.session(row["id"]) or {}
-        summary = full.get("summary")
-    gait = (summary or {}).get("gait") or {}
-    powers = [f["power_w"] for f in gait.get("flights") or () if f.get("power_w") is not None]
-    return {"best_ascent_power_w": max(powers) if powers else None,
-            **{k: gait.get(k) for k in GAIT_CSV_COLUMNS if k != "best_ascent_power_w"}}
 
 
 def _cell(column: str, value: Any) -> Any:

@@ -38,6 +38,9 @@ _SUMMARY_COLUMNS = (
 _PROGRESS_COLUMNS = (
     "id", "started_at", "level", "steps", "ascents", "descents", "active_s", "cadence_spm",
     "contact_fraction", "light_fraction", "firm_fraction", "grabs", "falls",
+    "whole_foot_fraction", "step_time_cv", "dwell_asymmetry",   # null: stored without the gait figures
+    # the flights' powers (0.1 W) through their index: the sessions' query still reads only its own
+    "(SELECT max(f.power_w) FROM flights f WHERE f.session_id = sessions.id) AS best_ascent_power_w",
 )
 _OUTCOME_COLUMNS = (
     "id", "started_at", "duration_s", "status", "drill_facing", "drill_grip", "level",
@@ -46,6 +49,15 @@ _OUTCOME_COLUMNS = (
     "pain", "dizziness", "effort", "added_load_kg",
     "whole_foot_fraction", "step_time_cv", "dwell_asymmetry",   # null: stored without the gait figures
 )
+# a session's gait figures as its summary holds them, read in the same query as its row (the CSV
+# export, the coach's report): ``->`` returns a number's JSON text as stored, so that json.loads
+# gives exactly the float the summary has; the best ascent is the flight with the most power
+GAIT_SUMMARY_COLUMNS = {
+    "best_ascent_power_w": "(SELECT g.value -> '$.power_w' FROM json_each(summary_json, '$.gait.flights') g "
+                           "WHERE g.value ->> '$.power_w' IS NOT NULL ORDER BY g.value ->> '$.power_w' DESC LIMIT 1)",
+    **{k: f"summary_json -> '$.gait.{k}'" for k in ("step_time_s", "step_time_cv", "dwell_s", "dwell_asymmetry",
+                                                       "double_support_fraction", "whole_foot_fraction")},
+}
 _FLIGHT_COLUMNS = ("idx", "direction", "t_start_s", "t_end_s", "duration_s", "steps",
                    "cadence_spm", "contact_s", "light_s", "firm_s", "power_w")
 _FLIGHT_ALIASES = {"t_start_s": ("t_start",), "t_end_s": ("t_end",), "idx": ("index",)}
