@@ -23,7 +23,7 @@ from rig.sim.result import truth_path
 from rig.trace import read_trace
 
 TRUTH_KEYS = ["steps", "steps_up", "steps_down", "ascents", "descents", "elevation_gain_m", "active_s",
-              "facing", "rails", "events", "reliance", "duration_s", "name"]
+              "facing", "rails", "events", "gait", "reliance", "duration_s", "name"]
 RAIL_KEYS = {"contact_s", "light_s", "firm_s", "peak_force_n", "impulse_ns"}
 COUNTS = ("steps", "steps_up", "steps_down", "ascents", "descents", "elevation_gain_m", "facing", "events")
 

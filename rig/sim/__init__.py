@@ -11,14 +11,24 @@ noise-free signals, computed from the script itself, not by a detector.
 Files: ``athlete`` (gait -> foot contacts), ``treads`` (contacts -> tread
 samples), ``rails`` (grips -> rail samples), ``noise``, ``truth``,
 ``session`` (a scripted session), ``scenarios`` (the named ones),
-``result`` (SimResult, write_sim), ``intervals`` (time-interval algebra).
+``result`` (SimResult, write_sim), ``intervals`` (time-interval algebra),
+``gait_params`` (how an athlete walks: legs, partial placements, added
+load, cadence), ``gait_scenarios`` (the scenarios that show them),
+``gait_truth`` (the truth's gait figures).
 """
 
 from rig.sim.noise import NOISE_LEVELS, add_noise
 from rig.sim.result import SimResult, truth_path, write_sim
+from rig.sim.gait_params import ATHLETES, AthleteGait
+from rig.sim.gait_scenarios import GAIT_LAYOUTS, GAIT_SCENARIOS
 from rig.sim.scenarios import DEFAULT_LAYOUTS, SCENARIOS, simulate
 from rig.sim.session import Session
 from rig.sim.truth import compute_truth
 
-__all__ = ["SimResult", "SCENARIOS", "DEFAULT_LAYOUTS", "NOISE_LEVELS", "Session", "simulate", "write_sim",
+# the gait scenarios join the others where simulate() looks (here, so that neither module imports the other
+# back: rig.sim.gait_scenarios builds on rig.sim.scenarios)
+SCENARIOS.update(GAIT_SCENARIOS)
+DEFAULT_LAYOUTS.update(GAIT_LAYOUTS)
+
+__all__ = ["ATHLETES", "AthleteGait", "SimResult", "SCENARIOS", "DEFAULT_LAYOUTS", "NOISE_LEVELS", "Session", "simulate", "write_sim",
            "truth_path", "add_noise", "compute_truth"]

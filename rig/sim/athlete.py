@@ -14,6 +14,10 @@ Facing shows in which half of a split tread loads first (forefoot first,
 Riener et al. 2002; see the spec's facing table); the other half follows
 40 to 120 ms later, except for an occasional flat-foot landing where both
 close within 5 ms.
+
+The athlete's own gait (:mod:`rig.sim.gait_params`): legs whose stances
+differ (``leg_factors``) and steps that land on one half of a split tread
+only (``partial_share``: ``FootContact.only_zone``).
 """
 
 from __future__ import annotations
@@ -62,9 +66,13 @@ class FootContact:
     fall_s: float = 0.08
     direction: str | None = None
     load_share: float = 1.0
+    only_zone: str | None = None
+    """A partial placement: the foot loads this half of a split tread only, for its whole stance."""
 
     def zone_intervals(self) -> dict[str, tuple[float, float]]:
-        """Closed interval of each half of a split tread."""
+        """Closed interval of each half of a split tread (one half only for a partial placement)."""
+        if self.only_zone is not None:
+            return {self.only_zone: (self.t_on_s, self.t_off_s)}
         first = self.first_zone or "front"
         other = OTHER_ZONE[first]
         return {first: (self.t_on_s, self.t_off_s),
@@ -79,9 +87,17 @@ class Walker:
     """Two feet on a flight of ``n_treads``; call :meth:`place` foot by foot."""
 
     def __init__(self, n_treads: int, rng: random.Random, *, t_s: float = 1.0, level: int = 0,
-                 split: bool = True, flat_p: float = 0.05, jitter: float = 0.03):
+                 split: bool = True, flat_p: float = 0.05, jitter: float = 0.03,
+                 leg_factors: dict[str, float] | None = None, partial_share: float = 0.0,
+                 partial_part: str = "toes", gait_rng: random.Random | None = None):
         self.n = n_treads
         self.rng = rng
+        self.leg_factors = leg_factors or {"R": 1.0, "L": 1.0}
+        """Each foot's standing stretches the other's placement interval by its factor (gait_params)."""
+        self.partial_share = partial_share
+        self.partial_part = partial_part
+        self.gait_rng = gait_rng or random.Random(0)
+        """Draws for the athlete's own gait (partial placements): the walk's own draws stay the same."""
         self.now = t_s
         """Earliest time the next foot may lift."""
         self.split = split
@@ -110,6 +126,18 @@ class Walker:
         zone = FIRST_ZONE[(direction, facing)]
         return zone, self.rng.uniform(*ZONE_LAG_S), self.rng.uniform(0.030, 0.100)
 
+    def _partial(self, direction: str | None, facing: str) -> str | None:
+        """The one half a partial placement loads (None: the whole foot); only steps, on split treads."""
+        if not self.split or direction is None or not self.partial_share:
+            return None
+        if self.gait_rng.random() >= self.partial_share:
+            return None
+        toes = FIRST_ZONE[(direction, facing)]
+        part = self.partial_part
+        if part == "either":
+            part = "toes" if self.gait_rng.random() < 0.5 else "heel"
+        return toes if part == "toes" else OTHER_ZONE[toes]
+
     def _leave(self, foot: str, t_lift: float, fall_s: float) -> None:
         level = self.level[foot]
         if self.on_tread(level):
@@ -127,7 +155,7 @@ class Walker:
             self.contacts.append(FootContact(
                 tread=level, foot=foot, t_on_s=self.since[foot], t_off_s=t_lift,
                 first_zone=info["zone"], on_lag_s=on_lag, off_lead_s=off_lead,
-                rise_s=rise, fall_s=fall, direction=info["direction"]))
+                rise_s=rise, fall_s=fall, direction=info["direction"], only_zone=info.get("only")))
 
     # -- moves ------------------------------------------------------------
     def place(self, level: int, interval_s: float, *, facing: str = "forward",
@@ -138,17 +166,20 @@ class Walker:
         ``interval_s`` (jittered); the next foot may lift after the double
         support that follows this landing.
         """
-        interval = interval_s * _clip(1.0 + self.rng.gauss(0.0, self.jitter), 0.85, 1.15)
-        ds = (2 * STANCE_FRACTION - 1.0) * interval
         foot = self.next_foot
         other = "L" if foot == "R" else "R"
+        interval = interval_s * _clip(1.0 + self.rng.gauss(0.0, self.jitter), 0.85, 1.15) * self.leg_factors[other]
+        ds = (2 * STANCE_FRACTION - 1.0) * interval
         t_lift = self.now + pause_s
         t_land = t_lift + interval - ds
         fall_s = _clip(t_lift - self.since[other], 0.06, 0.20)
         self._leave(foot, t_lift, fall_s)
         zone, on_lag, off_lead = self._zone(direction, facing)
+        only = self._partial(direction, facing)
+        if only is not None:
+            zone = only
         self._landing[foot] = {"zone": zone, "on_lag": on_lag, "off_lead": off_lead,
-                               "rise": _clip(ds, 0.06, 0.20), "direction": direction}
+                               "rise": _clip(ds, 0.06, 0.20), "direction": direction, "only": only}
         self.level[foot] = level
         self.since[foot] = t_land
         self.next_foot = other

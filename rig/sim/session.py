@@ -13,7 +13,8 @@ import random
 
 from rig.layout import RigLayout
 from rig.settings import DetectionSettings
-from rig.sim.athlete import Stepper, Walker
+from rig.sim.athlete import STANCE_FRACTION, Stepper, Walker
+from rig.sim.gait_params import TYPICAL, AthleteGait, leg_factors
 from rig.sim.noise import add_noise, noise_kwargs
 from rig.sim.rails import CONTACT_LEVELS, Grab, GripSpan, rail_profiles, rail_samples
 from rig.sim.result import SimResult
@@ -54,7 +55,8 @@ class Session:
     def __init__(self, layout: RigLayout, *, seed: int = 0, weight_kg: float = 70.0,
                  facing: str = "forward", grip: str = "light", cadence_spm: float = 80.0,
                  name: str = "sim", athlete_name: str = "sim", force_hz: float = 50.0,
-                 flat_p: float = 0.05, start_s: float = 1.5, regrip: bool = True):
+                 flat_p: float = 0.05, start_s: float = 1.5, regrip: bool = True,
+                 gait: AthleteGait | None = None):
         if facing not in ("forward", "backward"):
             raise ValueError(f"facing must be forward or backward, not {facing!r}")
         if cadence_spm <= 0:
@@ -73,13 +75,18 @@ class Session:
         self.athlete_name = athlete_name
         self.force_hz = float(force_hz)
         self.regrip = regrip
+        self.gait = gait or TYPICAL
+        """The athlete's own gait (legs, partial placements, added load, cadence): see rig.sim.gait_params."""
         self.rng = random.Random(f"stairrig-sim/{seed}")
         self.thresholds = DetectionSettings().resolve(self.weight_kg)
         n = layout.treads
         if layout.kind == "stepper":
             self.body: Walker | Stepper = Stepper(self.rng, t_s=start_s, split=layout.split)
         else:
-            self.body = Walker(n, self.rng, t_s=start_s, level=0, split=layout.split, flat_p=flat_p)
+            self.body = Walker(n, self.rng, t_s=start_s, level=0, split=layout.split, flat_p=flat_p,
+                               leg_factors=leg_factors(self.gait.leg_bias, 2 * STANCE_FRACTION - 1.0),
+                               partial_share=self.gait.partial_share, partial_part=self.gait.partial_part,
+                               gait_rng=random.Random(f"stairrig-sim-gait/{seed}"))
         self.spans: list[GripSpan] = []
         self.grabs: list[Grab] = []
         self.scripted = {"events": {kind: 0 for kind in EVENT_TYPES}, "flights": {"up": 0, "down": 0}}
@@ -95,7 +102,8 @@ class Session:
         self.body.wait(seconds)
 
     def step_interval_s(self, cadence_spm: float | None = None) -> float:
-        return 60.0 / (cadence_spm or self.cadence_spm)
+        """The script's step interval at ``cadence_spm`` (or the session's), for this athlete's cadence."""
+        return 60.0 / ((cadence_spm or self.cadence_spm) * self.gait.cadence_factor)
 
     # -- hands ----------------------------------------------------------------
     def hold(self, t0_s: float, t1_s: float, grip: str | None = None) -> None:
@@ -238,12 +246,16 @@ class Session:
         times = grid(end_s, self.force_hz) if has_force else []
         phase = self.rng.uniform(0, 6.283)
         contacts = sorted(self.body.contacts, key=lambda c: (c.t_on_s, c.tread))
-        clean = tread_samples(layout, contacts, times, weight_kg=self.weight_kg, phase=phase)
+        load_kg = self.gait.added_load_kg
+        # force treads carry the body and its vest
+        clean = tread_samples(layout, contacts, times, weight_kg=self.weight_kg + load_kg if load_kg else self.weight_kg,
+                              phase=phase)
         profiles = rail_profiles(layout, self.spans, self.grabs, self.rng, weight_kg=self.weight_kg,
                                  regrip=self.regrip)
         clean += rail_samples(layout, profiles, times)
         clean.sort(key=lambda s: s[0])
-        truth, steps, events = compute_truth(clean, layout, weight_kg=self.weight_kg, name=self.name)
+        truth, steps, events = compute_truth(clean, layout, weight_kg=self.weight_kg, name=self.name,
+                                             added_load_kg=load_kg)
         if kwargs is None:
             samples = list(clean)
         else:
@@ -251,7 +263,7 @@ class Session:
                                 weight_kg=self.weight_kg, **kwargs)
         drill_grip = self.grip if self.grip in ("firm", "light", "hover", "none") else None
         header = TraceHeader(layout=layout, weight_kg=self.weight_kg, athlete_name=self.athlete_name,
-                             drill_facing=self.facing, drill_grip=drill_grip, recorded_at=RECORDED_AT,
-                             source="sim")
+                             drill_facing=self.facing, drill_grip=drill_grip, drill_added_load_kg=load_kg,
+                             recorded_at=RECORDED_AT, source="sim")
         return SimResult(header=header, samples=samples, truth=truth, steps=steps, events=events,
                          clean=clean, foot_contacts=contacts, scripted=self.scripted)

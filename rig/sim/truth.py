@@ -14,10 +14,11 @@ events themselves, in time order.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rig.layout import RAIL_SIDES, RigLayout
 from rig.settings import DetectionSettings
+from rig.sim.gait_truth import gait_figures
 from rig.sim.intervals import (Interval, at_least, bridge, edges_to_intervals, hysteresis, intersect,
                                measure, subtract, union)
 
@@ -32,6 +33,7 @@ class TreadContact:
     t0: float
     t1: float
     first_close: dict  # zone -> first closing time within the contact (split treads)
+    zone_on_s: dict = field(default_factory=dict)  # zone -> its raw on-time within the contact (split treads)
 
 
 def _split_channels(samples) -> tuple[dict[str, list], dict[str, list], float, float]:
@@ -62,12 +64,14 @@ def tread_contacts(layout: RigLayout, binary: dict, analog: dict, end_s: float,
             raw = union(iv for ivs in per_zone.values() for iv in ivs)
         for a, b in at_least(bridge(raw, s.bridge_s), s.min_contact_s):
             first: dict[str, float] = {}
+            on_s: dict[str, float] = {}
             if layout.split:
                 for zone, ivs in per_zone.items():
                     starts = [x for x, _ in ivs if a <= x <= b]
                     if starts:
                         first[zone] = min(starts)
-            out.append(TreadContact(i, a, b, first))
+                    on_s[zone] = measure(intersect(ivs, [(a, b)]))
+            out.append(TreadContact(i, a, b, first, on_s))
     return out
 
 
@@ -86,8 +90,19 @@ def _facing(layout: RigLayout, contact: TreadContact, direction: str | None, sim
     return "forward" if first == "front" else "backward"
 
 
-def walk_timeline(layout: RigLayout, contacts: list[TreadContact], end_s: float, settings: DetectionSettings):
-    """Steps, directions, flights, elevation, stalls and suspected falls (spec definitions)."""
+def walk_timeline(layout: RigLayout, contacts: list[TreadContact], end_s: float, settings: DetectionSettings,
+                  record: dict | None = None):
+    """Steps, directions, flights, elevation, stalls and suspected falls (spec definitions).
+
+    ``record``, when given, gets what the gait figures need besides: ``contacts``
+    (each step's TreadContact), ``rises`` (each step's level difference, up
+    steps) and ``counts`` (each ascent or descent: ``(t, "up"|"down", steps so far)``).
+    """
+    step_contacts: list[TreadContact] = []
+    rises: list[int] = []
+    counts: list[tuple[float, str, int]] = []
+    if record is not None:
+        record.update(contacts=step_contacts, rises=rises, counts=counts)
     n = layout.treads
     stepper = layout.kind == "stepper"
     edges = []
@@ -127,8 +142,10 @@ def walk_timeline(layout: RigLayout, contacts: list[TreadContact], end_s: float,
                 continue
             if n > 1 and tread == n and last_step["direction"] == "up":
                 ascents += 1
+                counts.append((t, "up", len(steps)))
             if n > 1 and tread == 1 and last_step["direction"] == "down":
                 descents += 1
+                counts.append((t, "down", len(steps)))
             if 1 < last_step["tread"] < n:
                 fall_from = t
             continue
@@ -158,6 +175,8 @@ def walk_timeline(layout: RigLayout, contacts: list[TreadContact], end_s: float,
         step = {"t": t, "tread": tread, "direction": direction,
                 "facing": _facing(layout, contact, direction, settings.facing_simultaneity_s)}
         steps.append(step)
+        step_contacts.append(contact)
+        rises.append(risers if direction == "up" else 0)
         last_step = step
         occupied[tread] = t
         stall_due = t + settings.stall_s
@@ -237,19 +256,22 @@ def rail_figures(layout: RigLayout, side: str, binary: dict, analog: dict, activ
 
 
 def compute_truth(samples, layout: RigLayout, *, weight_kg: float, name: str = "sim",
-                  settings: DetectionSettings | None = None) -> tuple[dict, list[dict], list[dict]]:
+                  settings: DetectionSettings | None = None,
+                  added_load_kg: float = 0.0) -> tuple[dict, list[dict], list[dict]]:
     """The replay summary of a noise-free trace: ``(truth, steps, events)``.
 
     ``samples`` are ``(t_s, channel, value)`` in time order. ``truth`` has the
     shape of the shared truth files (``events`` as a count per type);
     ``steps`` are ``{"t", "tread", "direction", "facing"}`` and ``events``
-    ``{"t", "type", ...}``, both in time order.
+    ``{"t", "type", ...}``, both in time order. ``added_load_kg`` (the header's
+    ``drill.added_load_kg``) counts in the power of the ``gait`` figures.
     """
     settings = settings or DetectionSettings()
     th = settings.resolve(weight_kg)
     binary, analog, first_t, last_t = _split_channels(samples)
     contacts = tread_contacts(layout, binary, analog, last_t, th)
-    steps, events, ascents, descents, risers = walk_timeline(layout, contacts, last_t, settings)
+    record: dict = {}
+    steps, events, ascents, descents, risers = walk_timeline(layout, contacts, last_t, settings, record)
     active = union((c.t0, c.t1) for c in contacts)
     active_s = measure(active)
 
@@ -290,6 +312,8 @@ def compute_truth(samples, layout: RigLayout, *, weight_kg: float, name: str = "
         "facing": facing,
         "rails": rails,
         "events": {kind: sum(1 for e in events if e["type"] == kind) for kind in EVENT_TYPES},
+        "gait": gait_figures(layout, steps, record, contacts, mass_kg=weight_kg + added_load_kg,
+                             min_contact_s=settings.min_contact_s),
         "reliance": {"contact_fraction": contact_fraction, "light_fraction": light_fraction,
                      "firm_fraction": firm_fraction},
         "duration_s": round(last_t - first_t, 3),
