@@ -15,6 +15,12 @@ from rig import cli_demo, cli_history, cli_status, logsafe
 from rig.cli_common import load_config_or_exit
 from rig.cli_live import MQTT_HELP, config_with_network, print_live, run_until_stopped, stop_on_signals
 from rig.limits import WEIGHT_KG
+from rig.sim.gait_params import ATHLETES as _ATHLETES
+from rig.sim.gait_scenarios import GAIT_SCENARIO_HELP
+from rig.sim.scenarios import SCENARIOS as _SCENARIOS
+
+ATHLETE_NAMES = tuple(_ATHLETES)
+SCENARIO_NAMES = tuple(_SCENARIOS)   # the gait scenarios among them (rig/sim/__init__.py registers them)
 
 _print_live = print_live   # its name before rig/cli_live.py
 
@@ -77,7 +83,7 @@ def cmd_replay(args) -> int:
 
 # -- simulate -------------------------------------------------------------
 def cmd_simulate(args) -> int:
-    from rig.sim import SCENARIOS, simulate, write_sim
+    from rig.sim import ATHLETES, SCENARIOS, simulate, write_sim
 
     if args.scenario not in SCENARIOS:
         print(f"stairrig simulate: unknown scenario {args.scenario!r}; choose one of: "
@@ -85,8 +91,9 @@ def cmd_simulate(args) -> int:
         return 1
     layout = load_config_or_exit(args.config).layout if args.config else None
     try:
+        options = {} if args.athlete is None else {"gait": ATHLETES[args.athlete]}
         result = simulate(args.scenario, seed=args.seed, noise=args.noise, layout=layout,
-                          weight_kg=args.weight_kg, duration_s=args.duration)
+                          weight_kg=args.weight_kg, duration_s=args.duration, **options)
     except ValueError as exc:  # a scenario that does not fit the rig (a flight on a stepper...)
         print(f"stairrig simulate: {exc}", file=sys.stderr)
         return 1
@@ -153,9 +160,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress line on long files")
     r.set_defaults(func=cmd_replay)
 
-    s = sub.add_parser("simulate", help="write a synthetic trace and its truth")
+    s = sub.add_parser("simulate", help="write a synthetic trace and its truth",
+                       description="Write a synthetic trace and its truth (the spec's summary of its noise-free "
+                                   "signals, gait figures included) beside it.",
+                       epilog="gait scenarios: " + "; ".join(f"{name}: {what}" for name, what in
+                                                             GAIT_SCENARIO_HELP.items()))
     s.add_argument("--out", required=True, help="the trace to write (.jsonl or .jsonl.gz)")
-    s.add_argument("--scenario", default="mixed", help="what the simulated athlete does (default: mixed)")
+    s.add_argument("--scenario", default="mixed",
+                   help="what the simulated athlete does (default: mixed): " + ", ".join(SCENARIO_NAMES))
+    s.add_argument("--athlete", choices=tuple(ATHLETE_NAMES),
+                   help="how the athlete walks in any scenario (default: the scenario's own): "
+                        + ", ".join(ATHLETE_NAMES) + "; see the demo's --athlete")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--noise", choices=("none", "typical", "harsh"), default="typical")
     s.add_argument("--weight-kg", type=_WEIGHT, default=70.0)

@@ -20,6 +20,14 @@ from rig.cli_live import (MQTT_HELP, announce_outputs, config_with_network, prin
                           stop_on_signals, this_command)
 
 MIN_FALL_DEMO_S = 60.0    # a demo with --fall: time to fall and come back
+ATHLETE_HELP = {      # the simulated athletes of --athlete (rig.sim.gait_params.ATHLETES)
+    "typical": "even legs, the whole foot on every tread, no vest, 60 steps/min",
+    "asymmetric": "the right leg stands 30 %% longer than the left (leg asymmetry)",
+    "partial": "one step in three with the toes only on the tread (whole-foot share about 2/3)",
+    "loaded": "a 10 kg weighted vest (counted in the power)",
+    "fast": "1.5 times the pace (about 90 steps/min)",
+    "slow": "0.6 times the pace (about 36 steps/min)",
+}
 DEFAULT_DURATION_S = 600.0
 SHORT_DURATION_S = 120.0  # the shorter demo the start lines and the README suggest
 
@@ -48,6 +56,10 @@ def add_parser(sub, number_types: dict) -> None:
                         "climb after 60 simulated seconds (after a third of a demo under 3 minutes; earlier in one "
                         "too short to come back after it), and comes back a few seconds later; the alarm stays "
                         "until someone presses \"I'm OK\" (the panel or Home Assistant). Needs --duration 60 or more")
+    d.add_argument("--athlete", choices=tuple(ATHLETE_HELP), default="typical",
+                   help="how the simulated athlete walks, shown on the panel after each flight: "
+                        + "; ".join(f"{name}: {what}" for name, what in ATHLETE_HELP.items())
+                        + " (default typical)")
     d.set_defaults(func=cmd_demo)
 
 
@@ -94,6 +106,7 @@ def cmd_demo(args) -> int:
     from rig.report import format_summary
     from rig.service import Service
     from rig.sim import simulate
+    from rig.sim.gait_params import athlete as named_athlete
     from rig.sim.mockrig import RigDriver, SimulatedRig
     from rig.sim.scenarios import demo_fall_after_s
 
@@ -105,13 +118,18 @@ def cmd_demo(args) -> int:
     made = not args.data_dir
     data_dir = os.path.abspath(args.data_dir or tempfile.mkdtemp(prefix="stairrig-demo-"))
     config = replace(config, data_dir=data_dir)
+    athlete_name = getattr(args, "athlete", "typical")
+    gait = named_athlete(athlete_name)
+    if gait.added_load_kg:      # the vest the athlete wears is the drill's added load, counted in the power
+        config = replace(config, drill=replace(config.drill, added_load_kg=gait.added_load_kg))
     fall_after_s = demo_fall_after_s(args.duration) if args.fall else None
     # show a stall and a grab early in any demo, then now and then
     try:
         sim = simulate("demo", seed=args.seed, noise="typical", layout=config.layout,
                        weight_kg=config.athlete.weight_kg, duration_s=args.duration,
                        stall_every_s=min(120.0, max(30.0, 0.4 * args.duration)),
-                       grab_every_s=min(150.0, max(40.0, 0.6 * args.duration)), fall_after_s=fall_after_s)
+                       grab_every_s=min(150.0, max(40.0, 0.6 * args.duration)), fall_after_s=fall_after_s,
+                       gait=gait)
     except ValueError as exc:  # a rig the demo cannot script, a demo too short for its fall
         print(f"stairrig demo: {exc}", file=sys.stderr)
         return 1
@@ -136,6 +154,8 @@ def cmd_demo(args) -> int:
           f"athlete {athlete.name}, {athlete.weight_kg:g} kg)")
     for line in start_lines(args.duration, args.speed, data_dir, made):
         print(line)
+    if athlete_name != "typical":
+        print(f"  the athlete walks {athlete_name}: {ATHLETE_HELP[athlete_name].replace('%%', '%')}")
     fall_at_s = next((e["t"] for e in sim.events if e["type"] == "fall_suspected"), None)
     if fall_at_s is not None:
         print(f"  the athlete falls once, at {fall_at_s:.0f} s, and comes back a few seconds later; the alarm "
@@ -146,6 +166,8 @@ def cmd_demo(args) -> int:
     print("  each line: simulated seconds from the demo's start, then what happened", flush=True)
     try:
         service.start()
+        if gait.added_load_kg:   # as a coach would set it: the vest is the sessions' drill too (their power)
+            service.commands.set_drill(added_load_kg=gait.added_load_kg)
         driver.start()
         healthy = run_until_stopped(service, args.duration, rig.clock)
     finally:

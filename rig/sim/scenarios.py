@@ -306,7 +306,7 @@ def demo(*, layout: RigLayout | None = None, seed: int = 0, noise: str = "typica
     would end before the next): both feet leave the middle tread (a suspected
     fall, as in the ``fall`` scenario), and the athlete comes back
     ``FALL_OFF_S`` later and goes on. A fall needs a flight of three treads or
-    more; a demo too short for one is refused."""
+    more; a demo too short for one is refused. ``gait``: how the athlete walks (gait_params)."""
     s = _session("demo", layout, seed, weight_kg, facing="backward", grip="light", cadence_spm=cadence_spm, **kw)
     duration_s = 600.0 if duration_s is None else duration_s
     n = s.layout.treads
@@ -318,13 +318,14 @@ def demo(*, layout: RigLayout | None = None, seed: int = 0, noise: str = "typica
     next_stall = s.rng.uniform(0.4, 0.8) * stall_every_s
     fall_due = fall_after_s is not None
     just_fell = False
-    longest_bout_s = 2 * (n + 2) * 60.0 / (cadence_spm * 0.85) * 1.15 + 4.0 + 1.0 + 4.5
+    pace = s.gait.cadence_factor     # a faster or slower athlete (rig.sim.gait_params)
+    longest_bout_s = 2 * (n + 2) * 60.0 / (cadence_spm * 0.85 * pace) * 1.15 + 4.0 + 1.0 + 4.5
     bouts = 0
     while True:
         rest_s = s.rng.uniform(5.0, 12.0) if bouts else 0.0
         grip = "hover" if s.rng.random() < 0.25 else "light"
         cadence = cadence_spm * s.rng.uniform(0.85, 1.15)
-        interval = 60.0 / cadence * 1.15  # the slowest a step can be
+        interval = 60.0 / (cadence * pace) * 1.15  # the slowest a step can be
         stall_now = s.now + rest_s >= next_stall
         grab_now = can_grab and s.now + rest_s >= next_grab
         if s.layout.kind == "stepper":
