@@ -52,7 +52,8 @@ from web.errors import error
 
 log = logging.getLogger(__name__)
 
-TYPES = frozenset({"step", "vacated", "ascent", "descent", "grip", "grab", "stall", "fall_suspected",
+# ``placement``: a split tread's whole-foot verdict per contact (the live screen's "whole foot" cue)
+TYPES = frozenset({"step", "vacated", "placement", "ascent", "descent", "grip", "grab", "stall", "fall_suspected",
                    "fall_acknowledged", "session_started", "session_update", "session_ended",
                    "athlete_changed", "stopped"})
 RETRY_MS = 2000

@@ -1,7 +1,8 @@
 // Cues the athlete can hear. Walking backward, the athlete faces away from
 // the tablet: a grab, a stall, too fast, a grip firmer than the drill's
-// target and a finished flight are spoken (speechSynthesis) or beeped
-// (WebAudio); a suspected fall sounds a repeating alarm tone.
+// target, a finished flight and (optional, off until switched on) a step
+// without the whole foot on a split tread are spoken (speechSynthesis) or
+// beeped (WebAudio); a suspected fall sounds a repeating alarm tone.
 //
 // Browsers play sound only after one user gesture on the page, so sound
 // starts "locked": the bar's button says "Tap to enable sound" until then
@@ -15,7 +16,11 @@ export const CUES = {
   fast: 'Too fast',
   grip: 'A grip firmer than the target',
   flight: 'A flight done',
+  wholefoot: 'Not the whole foot on the step',
 };
+// optional cues, off until switched on: "whole foot" speaks on every partial step in the drill's
+// facing (at most every REPEAT_MS), which is coaching for a drill that works on placement
+export const OFF_BY_DEFAULT = new Set(['wholefoot']);
 const REPEAT_MS = 3000;          // the same cue at most this often
 // beeps per cue: [frequency Hz, duration s] with 0.08 s between
 const BEEPS = {
@@ -24,11 +29,12 @@ const BEEPS = {
   fast: [[660, 0.08], [660, 0.08], [660, 0.08]],
   grip: [[587, 0.15], [494, 0.2]],
   flight: [[523, 0.12], [784, 0.22]],
+  wholefoot: [[440, 0.1], [587, 0.1]],
   test: [[523, 0.12], [659, 0.12], [784, 0.2]],
 };
 
 function load() {
-  const defaults = { enabled: true, voice: true, cues: Object.fromEntries(Object.keys(CUES).map((k) => [k, true])) };
+  const defaults = { enabled: true, voice: true, cues: Object.fromEntries(Object.keys(CUES).map((k) => [k, !OFF_BY_DEFAULT.has(k)])) };
   try {
     const saved = JSON.parse(localStorage.getItem(KEY) || 'null');
     if (saved && typeof saved === 'object') {

@@ -18,10 +18,16 @@ const GRIP_LABEL = { none: 'Free', touch: 'Touch', light: 'Light', firm: 'Firm' 
 const TARGET_WORDS = { firm: 'at most a firm grip', light: 'at most a light touch', hover: 'hands off the rails',
   none: 'hands off the rails' };
 const ALERT_SHOWN_S = 10;         // a banner for an alert stays this long (engine seconds)
+// the whole-foot cue's words in the drill's facing. Walking backward the toe lands first and the
+// heel last (docs: research.md, Winter 1989; Grasso et al. 1998): a partial step there is mostly a
+// heel that never came down, which the athlete cannot see
+const WHOLE_FOOT_WORDS = { forward: 'Whole foot on the step', backward: 'Heel down, whole foot on the step' };
+const PLACEMENT_SHOWN_MS = 4000;  // the whole-foot line stays this long (our choice: read in passing)
 
 let tooFast = false;              // the cadence is above the drill's limit (edge-triggered cue)
 let lastState = null;
 let lastFlights = null;           // {key, n}: the session's flights when last shown (null after a (re)connect)
+let placementTimer = null;
 
 function overTarget(grip, target) {
   return (GRIP_RANK[grip] ?? 0) > (TARGET_RANK[target] ?? 1);
@@ -173,6 +179,32 @@ function flightCue(state, flights) {
     ? `Flight ${flights}. That is all ${planned}.` : `Flight ${flights} done`);
 }
 
+/** A split tread's verdict on a step (a ``placement`` event): not the whole foot, in the drill's
+ * facing (a step taken facing the other way, turning round, gets none), during a session (not in a
+ * walk test) -> the whole-foot cue, heard when sound is on (at most every REPEAT_MS) and, while its
+ * switch is on, shown for a few seconds for whoever cannot hear it. */
+function placementCue(event, state) {
+  const facing = (state.drill || {}).facing;
+  if (event.whole_foot !== false || !(state.session || {}).active || !facing || event.facing !== facing) return;
+  const words = WHOLE_FOOT_WORDS[facing] || WHOLE_FOOT_WORDS.forward;
+  sound.cue('wholefoot', words);
+  if (!sound.settings.cues.wholefoot) return;
+  const node = document.getElementById('placement-banner');
+  setText(node, `${words} (tread ${event.tread})`);
+  node.hidden = false;
+  clearTimeout(placementTimer);
+  placementTimer = setTimeout(() => { node.hidden = true; }, PLACEMENT_SHOWN_MS);
+}
+
+/** The whole-foot cue needs split treads: on a rig without them its switch is off, disabled, and says why. */
+function showSplitTreads(rig) {
+  const split = Boolean(rig && Array.isArray(rig.tread_zones) && rig.tread_zones.length > 0);
+  const box = document.querySelector('input[data-cue="wholefoot"]');
+  if (box) box.disabled = !split;
+  const note = document.getElementById('wholefoot-note');
+  if (note) note.hidden = split;
+}
+
 /** Cues for the events that just happened (never for a snapshot: those happened before). */
 function cueFor(msg) {
   const event = msg.event || {};
@@ -188,6 +220,9 @@ function cueFor(msg) {
     case 'grip':
       if (overTarget(event.grip, drill.grip)) sound.cue('grip', 'Lighter hands');
       break;
+    case 'placement':
+      placementCue(event, state);
+      break;
     default:
       break;
   }
@@ -198,7 +233,10 @@ function bindCueSettings() {
     const name = box.dataset.cue;
     if (!(name in CUES)) continue;
     box.checked = sound.settings.cues[name] !== false;
-    box.addEventListener('change', () => sound.setCue(name, box.checked));
+    box.addEventListener('change', () => {
+      sound.setCue(name, box.checked);
+      if (name === 'wholefoot' && !box.checked) document.getElementById('placement-banner').hidden = true;
+    });
   }
   const voice = document.getElementById('cue-voice');
   voice.checked = sound.settings.voice;
@@ -212,6 +250,9 @@ startPanel({
   onState(state, msg, kind) {
     if (kind === 'snapshot') lastFlights = null;   // what happened while away is not cued
     render(state);
+  },
+  onSnapshot(msg) {
+    showSplitTreads(msg.rig);
   },
   onUpdate(msg) {
     cueFor(msg);
