@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from rig import __version__
-from web import api, api_rigcheck, api_sessions, auth, errors, events, pages
+from web import api, api_report, api_rigcheck, api_sessions, auth, errors, events, pages
 
 
 @dataclass
@@ -58,6 +58,7 @@ def create_app(config, services) -> Flask:
     app.register_blueprint(api.health_bp)
     app.register_blueprint(api_sessions.bp)
     app.register_blueprint(api_rigcheck.bp)
+    app.register_blueprint(api_report.bp)
 
     @app.after_request
     def _headers(response):

@@ -63,6 +63,13 @@ def session_detail(session_id: int):
     return render_template("session_detail.html", session_id=session_id, **page_context("session_detail"))
 
 
+@bp.get("/athletes/<id:athlete_id>/report")
+def coach_report(athlete_id: int):
+    """The coach's printable report (web/api_report.py): 404 without such an athlete, 400 for bad dates."""
+    from web.api_report import report_page
+    return report_page(athlete_id, page_context("report"))
+
+
 @bp.app_errorhandler(NotFound)
 def not_found(exc: NotFound):
     if errors.wants_json():
