@@ -4,7 +4,7 @@
 import { api } from './api.js';
 import { chart, COLOURS } from './charts.js';
 import * as f from './format.js';
-import { startPanel } from './panel.js';
+import { lockedReason, startPanel } from './panel.js';
 import { busy, el, notify, setText } from './ui.js';
 
 const id = document.body.dataset.sessionId;
@@ -139,6 +139,16 @@ async function load() {
   }
 }
 
+/** Without the PIN the server refuses to delete (401): the button is disabled and the note says
+ * how to unlock it (or set a PIN), as Settings does, before anyone tries. */
+function lockDelete() {
+  const reason = lockedReason();
+  const note = document.getElementById('delete-locked');
+  note.hidden = !reason;
+  setText(note, reason || '');
+  document.getElementById('delete-session').disabled = Boolean(reason);
+}
+
 document.getElementById('delete-session').addEventListener('click', (e) => busy(e.currentTarget, async () => {
   if (!window.confirm('Delete this session and its trace? This cannot be undone.')) return;
   await api.del(`/api/sessions/${encodeURIComponent(id)}`);
@@ -146,5 +156,6 @@ document.getElementById('delete-session').addEventListener('click', (e) => busy(
   window.location.href = '/history';
 }));
 
+lockDelete();
 load();
 startPanel({});
