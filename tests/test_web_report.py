@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import json
 import urllib.error
 import urllib.request
@@ -172,3 +173,56 @@ def test_the_report_as_json(report_rig):
     assert status == 400 and "after" in json.loads(body)["error"]
     status, body, _ = get(rig, "/api/athletes/9999/report")
     assert status == 404 and "no athlete with id 9999" in json.loads(body)["error"]
+
+
+def progress_charts(page) -> dict:
+    return page.evaluate("""() => Object.fromEntries(
+      ['chart-steadiness', 'chart-whole-foot', 'chart-asymmetry', 'chart-power'].map(id =>
+        [id, Chart.getChart(document.getElementById(id)).data.datasets.map(d => ({label: d.label, data: d.data,
+                                                                                  dash: d.borderDash || null}))]))""")
+
+
+@pytest.mark.parametrize("viewport", [TABLET, PHONE], ids=["tablet", "phone"])
+def test_progress_charts_the_gait_figures_with_gaps_and_the_plans_marks(report_rig, browser, viewport):  # noqa: F811
+    rig, seeded = report_rig
+    tab = StrictTab(browser, rig.url, viewport=viewport)
+    try:
+        page = tab.goto(f"/progress?athlete_id={seeded['athlete_id']}")
+        tab.connected()
+        page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('chart-power'))",
+                               timeout=WAIT_MS)
+        charts = progress_charts(page)
+        rows = seeded["sessions"]
+        n = len(rows)
+        gaits = [s["summary"].get("gait") or {} for s in rows]
+        steadiness, cv_mark = charts["chart-steadiness"]
+        assert steadiness["data"] == [None if g.get("step_time_cv") is None else math.floor(g["step_time_cv"] * 1000 + 0.5) / 10
+                                      for g in gaits]
+        assert None in steadiness["data"]                                  # a session without it: a gap
+        assert cv_mark["data"] == [10] * n and cv_mark["dash"]
+        asymmetry, flag = charts["chart-asymmetry"]
+        assert flag["data"] == [15] * n and "15 %" in flag["label"]
+        assert max(v for v in asymmetry["data"] if v is not None) == 21
+        whole, _ = charts["chart-whole-foot"]
+        assert whole["data"][0] == 70 and whole["data"][2] is None
+        watts, per_kg = charts["chart-power"]
+        best = [max((f["power_w"] for f in s["flights"] if f["power_w"] is not None), default=None) for s in rows]
+        assert watts["data"] == best
+        assert per_kg["data"] == [None if w is None else round(w / 62.5 * 100) / 100 for w in best]
+        note = page.locator("#gait-charts").inner_text()
+        assert "A gap in a line is a session without that figure" in note
+        name = "progress" if viewport == TABLET else "progress-phone"
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-gait-{viewport[0]}x{viewport[1]}.png"), full_page=True)
+        assert layout_faults(page) == [] and leaked_words(page) == []
+
+        # the coach's report from here, for the period picked
+        first = dt.date.today() - dt.timedelta(days=6)
+        page.fill("#report-from", first.isoformat())
+        page.click("#report-open")
+        page.wait_for_selector("#report-period", timeout=WAIT_MS)
+        assert page.url.endswith(f"/athletes/{seeded['athlete_id']}/report?from={first.isoformat()}"
+                                 f"&to={dt.date.today().isoformat()}")
+        assert page.locator("#report-totals").inner_text().startswith("7 sessions")
+        assert tab.problems == []
+    finally:
+        tab.close()

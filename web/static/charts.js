@@ -8,6 +8,12 @@ export const COLOURS = {
   steps: '#8f7fe0',
   cadence: '#e06f9a',
   level: '#c9d3dc',
+  steadiness: '#5fb0e8',
+  wholeFoot: '#3fb27f',
+  asymmetry: '#e0a33a',
+  power: '#e06f9a',
+  powerPerKg: '#8f7fe0',
+  mark: '#c9d3dc',
   grid: '#2e3843',
   text: '#93a1ae',
 };

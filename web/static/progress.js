@@ -1,5 +1,7 @@
 // Progress across sessions for one athlete: handrail contact and firm share,
-// steps, cadence and the level of the ladder, with the recommendation.
+// steps, cadence and the level of the ladder, with the recommendation; how the
+// steps go (steadiness, whole foot, leg asymmetry, best ascent power), a gap
+// where a session has no such figure; and the way to the coach's report.
 
 import { api, query } from './api.js';
 import { chart, COLOURS } from './charts.js';
@@ -26,7 +28,59 @@ const RELIANCE_MARKS = {
   firm: { pointStyle: 'triangle', pointRadius: 5, pointHoverRadius: 6 },
 };
 
-function render(rows) {
+// the plan's marks, from the rig's settings (the page's data-*: web/api_report.py)
+const marks = document.getElementById('gait-charts').dataset;
+const mark = (name) => (Number.isFinite(parseFloat(marks[name])) ? parseFloat(marks[name]) : null);
+
+/** A dashed horizontal line at ``value`` across every session: one of the plan's marks. */
+function markLine(label, value, n) {
+  return { label, data: Array(n).fill(value), borderColor: COLOURS.mark, backgroundColor: COLOURS.mark,
+    borderDash: [6, 4], borderWidth: 2, pointRadius: 0, pointHoverRadius: 0, tension: 0 };
+}
+
+// a session without the figure is null: a gap in the line, never a point at 0
+const gapLine = (label, data, colour) => lineDataset(label, data, colour, { spanGaps: false });
+
+function renderGait(rows, labels, common, weightKg) {
+  const n = rows.length;
+  const withLegend = common.plugins;    // the legend's boxes show the marks' dashes
+  const percentAxis = (text) => ({ y: { beginAtZero: true, title: { display: true, text } } });
+  const cv = mark('maxStepCvPct');
+  chart(document.getElementById('chart-steadiness'), {
+    type: 'line',
+    data: { labels, datasets: [gapLine('Step-time variability %', rows.map((r) => pct(r.step_time_cv)), COLOURS.steadiness),
+      ...(cv === null ? [] : [markLine(`Faster once at or below ${cv} %`, cv, n)])] },
+    options: { ...common, plugins: withLegend, scales: percentAxis('% variation') },
+  });
+  const wf = mark('minWholeFootPct');
+  chart(document.getElementById('chart-whole-foot'), {
+    type: 'line',
+    data: { labels, datasets: [gapLine('Whole foot %', rows.map((r) => pct(r.whole_foot_fraction)), COLOURS.wholeFoot),
+      ...(wf === null ? [] : [markLine(`Less support once at ${wf} % or more`, wf, n)])] },
+    options: { ...common, plugins: withLegend, scales: { y: { min: 0, max: 100, title: { display: true, text: '% of steps' } } } },
+  });
+  const flag = mark('asymmetryFlagPct');
+  chart(document.getElementById('chart-asymmetry'), {
+    type: 'line',
+    data: { labels, datasets: [gapLine('Leg asymmetry %', rows.map((r) => pct(r.dwell_asymmetry)), COLOURS.asymmetry),
+      ...(flag === null ? [] : [markLine(`Coach told above ${flag} %`, flag, n)])] },
+    options: { ...common, plugins: withLegend, scales: percentAxis('% difference') },
+  });
+  const watts = rows.map((r) => (f.isNum(r.best_ascent_power_w) ? r.best_ascent_power_w : null));
+  const perKg = watts.map((w) => (w !== null && f.isNum(weightKg) && weightKg > 0 ? Math.round((w / weightKg) * 100) / 100 : null));
+  chart(document.getElementById('chart-power'), {
+    type: 'line',
+    data: { labels, datasets: [
+      gapLine('Watts', watts, COLOURS.power),
+      { ...gapLine('W per kg', perKg, COLOURS.powerPerKg), yAxisID: 'perKg', pointStyle: 'rectRot', borderDash: [2, 3] },
+    ] },
+    options: { ...common, plugins: withLegend,
+      scales: { y: { beginAtZero: true, title: { display: true, text: 'W' } },
+        perKg: { position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 'W/kg' } } } },
+  });
+}
+
+function render(rows, athlete = {}) {
   const empty = rows.length === 0;
   // nothing to chart: say so, and show no empty axes
   document.getElementById('progress-empty').hidden = !empty;
@@ -77,6 +131,8 @@ function render(rows) {
     },
   });
 
+  renderGait(rows, labels, common, athlete.weight_kg);
+
   const last = rows[rows.length - 1];
   setText(document.getElementById('progress-summary'), last
     ? `${f.plural(rows.length, 'session')}; the last on ${f.dateTime(last.started_at)}: ${f.plural(last.steps ?? 0, 'step')}, `
@@ -100,7 +156,7 @@ async function loadRecommendation() {
 async function loadProgress() {
   try {
     const data = await api.get(`/api/progress${query({ athlete_id: select.value })}`);
-    render(data.sessions || []);
+    render(data.sessions || [], data.athlete || {});
   } catch (err) {
     showError(err);
   }
@@ -115,14 +171,31 @@ async function loadAthletes() {
   if (selected) select.value = String(selected.id);
 }
 
+// the coach's report: the chosen athlete's, for the period picked (the last four weeks unless changed)
+const reportForm = document.getElementById('report-form');
+const localDay = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+
+function setUpReport() {
+  const today = new Date();
+  const from = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 27);
+  const fromInput = document.getElementById('report-from');
+  const toInput = document.getElementById('report-to');
+  if (!fromInput.value) fromInput.value = localDay(from);
+  if (!toInput.value) toInput.value = localDay(today);
+  const button = document.getElementById('report-open');
+  button.disabled = !select.value;
+  if (select.value) reportForm.action = `/athletes/${encodeURIComponent(select.value)}/report`;
+}
+
 select.addEventListener('change', () => {
   const url = new URL(window.location.href);
   url.searchParams.set('athlete_id', select.value);
   window.history.replaceState(null, '', url);
+  setUpReport();
   loadProgress();
 });
 
-loadAthletes().catch(showError).then(loadProgress);
+loadAthletes().catch(showError).then(() => { setUpReport(); return loadProgress(); });
 loadRecommendation();
 startPanel({
   onUpdate(msg) {
