@@ -129,3 +129,20 @@ def test_walking_backward_the_words_ask_for_the_heel(split_rig, tab):
                            timeout=WAIT_MS)
     assert [c["words"] for c in cue_log(page)] == ["Heel down, whole foot on the step"]
     assert_clean(tab)
+
+
+def test_without_split_treads_the_switch_is_disabled_and_says_why(tmp_path, browser):  # noqa: F811
+    rig = PanelRig(str(tmp_path))               # tests/test_web_browser.py's layout: whole treads
+    tab = Tab(browser, rig.url)
+    try:
+        page = tab.goto("/")
+        tab.connected()
+        page.click("#cue-settings summary")
+        page.wait_for_selector('input[data-cue="wholefoot"]:disabled', timeout=WAIT_MS)
+        assert page.is_checked('input[data-cue="wholefoot"]') is False
+        assert "not split" in page.locator("#wholefoot-note").inner_text()
+        assert page.is_enabled('input[data-cue="grab"]')
+        assert_clean(tab)
+    finally:
+        tab.close()
+        rig.stop()
