@@ -17,6 +17,7 @@ import math
 import re
 from concurrent.futures import TimeoutError as FutureTimeout
 
+from rig.core.stairtest import KINDS as STAIR_TEST_KINDS
 from rig.limits import ADDED_LOAD_KG, PLANNED_FLIGHTS
 from rig.progression import drill as progression_drill
 from rig.progression import first_level
@@ -101,6 +102,28 @@ class Commands:
         real one; returns its ``fall_suspected`` event (``"test": True``). Refused while an alarm is on
         and during a walk test. It never counts as a fall."""
         return self._run("test_fall_alarm", by=who(by, "raises the test fall alarm"))
+
+    # -- standard stair tests (rig/stairtests.py, docs/stair-tests.md) ------------------
+    def start_stair_test(self, kind, athlete, *, added_load_kg=0.0, rails_allowed=True) -> dict:
+        """Begin a stair test for an athlete (by id or name): its countdown starts now. Refused while a
+        session, a walk test, a fall alarm or another test runs, and without a working history (the
+        result is kept there)."""
+        if not isinstance(kind, str) or kind not in STAIR_TEST_KINDS:
+            raise CommandError(f"kind must be one of {', '.join(STAIR_TEST_KINDS)}, not {shown(kind)}")
+        if isinstance(added_load_kg, bool) or not isinstance(added_load_kg, (int, float)) \
+                or not 0 <= added_load_kg <= MAX_ADDED_LOAD_KG or not math.isfinite(added_load_kg):
+            raise CommandError(f"the added load must be a number of kg from 0 to {MAX_ADDED_LOAD_KG:g}, "
+                               f"not {shown(added_load_kg)}")
+        if not isinstance(rails_allowed, bool):
+            raise CommandError(f"rails_allowed must be true or false, not {shown(rails_allowed)}")
+        found = self.find_athlete(athlete)
+        self._store()
+        return self._run("start_stair_test", kind=kind, athlete=found, added_load_kg=float(added_load_kg),
+                         rails_allowed=rails_allowed)
+
+    def cancel_stair_test(self) -> dict | None:
+        """Stop the running stair test (kept as aborted); None when none was running."""
+        return self._run("cancel_stair_test")
 
     # -- athlete and drill ------------------------------------------------------
     def athletes(self) -> list[dict]:

@@ -30,6 +30,7 @@ from concurrent.futures import Future
 
 from rig.core import Detector
 from rig.sessions import Drill
+from rig.stairtests import StairTestControl
 from rig.threads import named_thread
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,9 @@ class Engine:
         self.final_summary: dict | None = None
         self.fall_alarm: dict | None = None   # the fall_suspected event not yet acknowledged
         self.checking_until: float | None = None   # a walk test runs: no sessions, no alarms, until then
+        # standard stair tests: their steps are kept from the sessions (rig/stairtests.py)
+        self.stair_tests = None if sessions is None else StairTestControl(
+            sessions.layout, bus.publish, wall_clock=sessions.wall_clock)
         detector.on_event = self._on_run_event
         self._thread = named_thread(self._run, name)
 
@@ -103,6 +107,8 @@ class Engine:
         self.bus.publish(event)
         if event["type"] == "fall_suspected":
             self.fall_alarm = event
+        if self.stair_tests is not None and self.stair_tests.on_event(event, self._last_t):
+            return      # a stair test's steps are never a training session
         if self.sessions is not None and not self._finishing:
             self.sessions.on_run_event(event, self._last_t)
 
@@ -164,7 +170,11 @@ class Engine:
                 raise RuntimeError("this rig keeps no sessions")
             if name == "start_session" and self._walk_test_running():
                 raise ValueError("a walk test is running: finish or cancel it before starting a session")
-            if name == "start_session":
+            if name == "start_session" and self.stair_tests.running:
+                raise ValueError("a stair test is running: finish or cancel it before starting a session")
+            if name in ("start_stair_test", "cancel_stair_test"):
+                result = self._stair_test_command(name, kwargs)
+            elif name == "start_session":
                 result = sessions.start(self._last_t)
             elif name == "end_session":
                 result = sessions.end(self._last_t, reason=kwargs.get("reason", "command"))
@@ -189,6 +199,18 @@ class Engine:
             future.set_exception(exc)
         else:
             future.set_result(result)
+
+    def _stair_test_command(self, name: str, kwargs: dict) -> dict | None:
+        if name == "cancel_stair_test":
+            return self.stair_tests.cancel(self._last_t, kwargs.get("reason", "cancelled"))
+        if self._walk_test_running():
+            raise ValueError("a walk test is running: finish or cancel it before a stair test")
+        if self.sessions.current is not None:
+            raise ValueError("a training session is running: stop it before a stair test (a test is never "
+                             "part of a session)")
+        if self.fall_alarm is not None:
+            raise ValueError("a fall alarm is on: press \"I'm OK\" before a stair test")
+        return self.stair_tests.start(self._last_t, **kwargs)
 
     def _announce_athlete(self) -> None:
         """Tell the outputs who trains next and with which drill."""
@@ -221,7 +243,8 @@ class Engine:
         try:
             while not ended:
                 now = clock.now()
-                wait_s = min(det.next_deadline(), next_tick) - now
+                wait_s = min(det.next_deadline(), next_tick,
+                             self.stair_tests.next_deadline() if self.stair_tests else next_tick) - now
                 timeout = min(_MAX_IDLE_S, max(0.0, clock.real_delay(wait_s)) + _WAKE_AFTER_S)
                 batch = []
                 try:
@@ -255,6 +278,7 @@ class Engine:
                 det.advance(self._last_t)
                 if self.sessions is not None:
                     self.sessions.tick(self._last_t)
+                    self.stair_tests.tick(self._last_t)
                 if self.heartbeat is not None:
                     self.heartbeat()
                 if now >= next_tick:
@@ -363,6 +387,8 @@ class Engine:
         if self._out:
             self.bus.publish(self._take_samples())
         self._finishing = True   # a step confirmed by the finish does not start a session
+        if self.stair_tests is not None:
+            self.stair_tests.cancel(t_end, "the service stopped")
         det.finish(t_end)
         if self.sessions is not None:
             self.sessions.end(t_end, reason="the service stopped")

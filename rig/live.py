@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 # every event that changes the document (samples only change the raw channels)
 TYPES = {"samples", "step", "vacated", "ascent", "descent", "grip", "grab", "stall", "fall_suspected",
          "fall_acknowledged", "session_started", "session_update", "session_progress", "session_ended",
-         "athlete_changed", "tick", "stopped"}
+         "athlete_changed", "tick", "stopped", "stair_test"}
 ALERTS = ("grab", "stall", "fall_suspected", "fall_acknowledged")
 # events that count in ``changes`` only when they change more than the time and the raw channels
 _QUIET = {"samples", "tick"}
@@ -181,6 +181,7 @@ class LiveState:
             "alert": None,          # the latest grab / stall / fall event, for banners
             "last_session": None,
             "stuck_channels": [],
+            "stair_test": None,     # the running or last stair test (rig/stairtests.py), with its result
             "running": True,
         }
         self._session_t0: float | None = None
@@ -387,6 +388,9 @@ class LiveState:
                                 **_empty_figures(), "within_target_pct": None}
         self._session_t0 = None
         self._count_steps()
+
+    def _on_stair_test(self, event: dict) -> None:
+        self._doc["stair_test"] = dict(event["test"])
 
     def _on_stopped(self, event: dict) -> None:
         self._doc["running"] = False

@@ -29,6 +29,7 @@ from rig.history.backfill import backfill_gait
 from rig.history.failures import unavailable
 from rig.outputs.history import TYPES as HISTORY_TYPES
 from rig.outputs.history import HistoryRecorder, recover_open_sessions
+from rig.outputs.stairtests import TYPES as STAIR_TEST_TYPES, StairTestRecorder
 from rig.outputs.session_traces import TYPES as SESSION_TRACE_TYPES
 from rig.outputs.status import TYPES as STATUS_TYPES
 from rig.outputs.status import StatusWriter
@@ -121,6 +122,7 @@ class Service:
             self.bus.subscribe("history", self.history, types=HISTORY_TYPES)
             self.history.on_athlete_changed = self._athlete_changed
             self.history.on_request = lambda name: self.engine.command(name)
+            self.bus.subscribe("stair-tests", StairTestRecorder(self.store), types=STAIR_TEST_TYPES)
         self.buzzer = None
         self.mqtt = None
         self.panel = None

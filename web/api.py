@@ -16,12 +16,13 @@ from werkzeug.exceptions import Conflict, NotFound
 
 from rig.commands import CommandError
 from rig.history import HistoryUnavailable
-from web import auth
+from web import api_stairtests, auth
 from web.errors import MAX_ID, BadInput, error, field_number, field_str, json_body, query_int
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+bp.register_blueprint(api_stairtests.bp)       # /api/athletes/<id>/stair-tests
 health_bp = Blueprint("health", __name__)
 
 ATHLETE_FIELDS = ("id", "name", "weight_kg", "level", "selected")
@@ -318,9 +319,13 @@ COMMANDS = {
     "test_fall_alarm": (_test_fall_alarm, (), (), 409),
     "select_athlete": (_select_athlete, ("athlete",), ("athlete",), 400),
     "set_drill": (_set_drill, ("facing", "grip", "planned_flights", "added_load_kg"), (), 400),
+    "start_stair_test": (api_stairtests.start_stair_test, ("kind", "athlete_id", "added_load_kg", "rails_allowed"),
+                         ("kind", "athlete_id"), 409),
+    "cancel_stair_test": (api_stairtests.cancel_stair_test, (), (), 409),
 }
-# the commands that need the coach's PIN: a test alarm sounds the buzzer and reaches Home Assistant
-PIN_COMMANDS = frozenset({"test_fall_alarm"})
+# the commands that need the coach's PIN: a test alarm sounds the buzzer and reaches Home Assistant;
+# a stair test is kept in the athlete's record
+PIN_COMMANDS = frozenset({"test_fall_alarm", "start_stair_test"})
 
 
 @bp.post("/commands/<name>")
