@@ -87,13 +87,13 @@ def test_the_report_prints_on_at_most_two_a4_pages_with_the_athletes_figures(rep
         assert tab.response.status == 200
         tab.connected()
         page.wait_for_selector("#sessions-table tbody tr", timeout=WAIT_MS)
-        page.screenshot(path=str(SCREENSHOTS / "report-1280x800.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / "coach-report-1280x800.png"), full_page=True)
         assert layout_faults(page) == [] and leaked_words(page) == []
         pdf = page.pdf(format="A4", print_background=True)
         assert tab.problems == []
     finally:
         tab.close()
-    (SCREENSHOTS / "report.pdf").write_bytes(pdf)
+    (SCREENSHOTS / "coach-report.pdf").write_bytes(pdf)
     pages, text = pdf_text(pdf)
     text = flat(text)
     assert pages <= 2, pages
@@ -123,7 +123,7 @@ def test_the_report_on_a_phone_fits_and_reads_right(report_rig, browser):  # noq
         page = tab.goto(f"/athletes/{seeded['athlete_id']}/report")
         tab.connected()
         page.wait_for_selector("#sessions-table tbody tr", timeout=WAIT_MS)
-        page.screenshot(path=str(SCREENSHOTS / "report-390x844.png"))
+        page.screenshot(path=str(SCREENSHOTS / "coach-report-390x844.png"))
         assert layout_faults(page) == [] and leaked_words(page) == []
         assert tab.problems == []
     finally:
