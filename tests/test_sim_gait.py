@@ -22,7 +22,9 @@ from rig.replay import replay
 from rig.sim import ATHLETES, SCENARIOS, AthleteGait, simulate, write_sim
 from rig.sim.athlete import FIRST_ZONE, FootContact
 from rig.sim.gait_params import leg_factors
-from tests.truth import differences
+from rig.sim.truth import compute_truth
+from rig.trace import read_trace
+from tests.truth import differences, gait_differences, shared_dir
 
 CASES = ("asymmetric", "partial", "loaded", "fast", "slow")
 SEEDS = (0, 1, 2)
@@ -80,6 +82,21 @@ def test_a_force_tread_rig_carries_body_and_vest_and_still_matches(tmp_path):
     peak = max(v for _, ch, v in loaded.clean if ch.startswith("tread."))
     assert peak > max(v for _, ch, v in plain.clean if ch.startswith("tread.")) * 1.1   # 80 kg, not 70
     assert differences(replayed(loaded, tmp_path), loaded.truth, force_treads=1 / 50) == []
+
+
+def test_the_truths_gait_agrees_with_the_shared_truth_files():
+    """The shared truth files come from a reference simulator's clean signals; only their noisy traces are
+    published, so the plain computation runs on those (the noise is made to leave every definition's
+    answer unchanged) and must land within the README's tolerances of theirs."""
+    traces = sorted((shared_dir() / "traces").glob("*.jsonl"))
+    assert len(traces) >= 8
+    for path in traces:
+        trace = read_trace(path)
+        header = trace.header
+        truth, _, _ = compute_truth(list(trace), header.layout, weight_kg=header.weight_kg,
+                                    added_load_kg=header.drill_added_load_kg)
+        want = json.loads(path.with_name(path.name.replace(".jsonl", ".truth.json")).read_text())
+        assert gait_differences(truth["gait"], want["gait"]) == [], path.name
 
 
 # -- each case shows what it claims ----------------------------------------------------------
