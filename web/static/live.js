@@ -19,8 +19,8 @@ const TARGET_WORDS = { firm: 'at most a firm grip', light: 'at most a light touc
   none: 'hands off the rails' };
 const ALERT_SHOWN_S = 10;         // a banner for an alert stays this long (engine seconds)
 // the whole-foot cue's words in the drill's facing. Walking backward the toe lands first and the
-// heel last (docs: research.md, Winter 1989; Grasso et al. 1998): a partial step there is mostly a
-// heel that never came down, which the athlete cannot see
+// heel last (docs: research.md, Winter 1989; Grasso et al. 1998): in a partial step there it is
+// likely the heel that did not come down (our reading), which the athlete cannot see
 const WHOLE_FOOT_WORDS = { forward: 'Whole foot on the step', backward: 'Heel down, whole foot on the step' };
 const PLACEMENT_SHOWN_MS = 4000;  // the whole-foot line stays this long (our choice: read in passing)
 
