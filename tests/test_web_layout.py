@@ -27,7 +27,7 @@ TABLET = (1280, 800)
 PHONE = (390, 844)
 LEAKED = re.compile(r"\b(None|null|undefined|NaN)\b")
 PAGES = [("live", "/"), ("session", "/session"), ("history", "/history"), ("progress", "/progress"),
-         ("rigcheck", "/rigcheck"), ("settings", "/settings"), ("report", "/athletes/1/report")]
+         ("tests", "/tests"), ("rigcheck", "/rigcheck"), ("settings", "/settings"), ("report", "/athletes/1/report")]
 
 
 class StrictTab(Tab):
@@ -101,6 +101,9 @@ def wait_for_page(page, name: str) -> None:
                                timeout=WAIT_MS)
     elif name == "settings":
         page.wait_for_selector("#athletes-body tr", timeout=WAIT_MS)
+    elif name == "tests":
+        page.wait_for_selector("#test-athlete option", state="attached", timeout=WAIT_MS)
+        page.wait_for_function("() => document.getElementById('test-mdc').textContent !== ''", timeout=WAIT_MS)
     elif name == "report":
         page.wait_for_selector("#sessions-table tbody tr", timeout=WAIT_MS)
     elif name == "session":

@@ -25,6 +25,7 @@ PAGES = {
     "session": ("/session", "session.html"),
     "history": ("/history", "history.html"),
     "progress": ("/progress", "progress.html"),
+    "tests": ("/tests", "stairtests.html"),
     "rigcheck": ("/rigcheck", "rigcheck.html"),
     "settings": ("/settings", "settings.html"),
 }
