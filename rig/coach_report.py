@@ -57,9 +57,15 @@ class Period:
         return naive.replace(tzinfo=self.tz) if self.tz else naive.astimezone()
 
     def bounds_utc(self) -> tuple[str, str]:
-        """The period as stored times: the first day's local midnight, and the one after the last day."""
-        return tuple(self._midnight(d).astimezone(dt.timezone.utc).isoformat()
-                     for d in (self.first, self.last + dt.timedelta(days=1)))
+        """The period as stored times: the first day's local midnight, and the one after the last day
+        (at the ends of the calendar, the first and last times there are)."""
+        def bound(day: dt.date, days: int, edge: str) -> str:
+            try:
+                return self._midnight(day + dt.timedelta(days=days)).astimezone(dt.timezone.utc).isoformat()
+            except (OverflowError, ValueError):
+                return edge
+        return (bound(self.first, 0, "0001-01-01T00:00:00+00:00"),
+                bound(self.last, 1, "9999-12-31T23:59:59.999999+00:00"))
 
     def local(self, iso_utc: str) -> dt.datetime:
         t = dt.datetime.fromisoformat(iso_utc)

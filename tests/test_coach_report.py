@@ -173,3 +173,11 @@ def test_the_days_are_the_rigs_local_days(history):
     report = gather_report(store, kim, parse_period("2026-02-27", "2026-02-27", today=END.date(), tz=hst))
     assert [s["started_at"][:10] for s in report["sessions"]] == ["2026-02-28"]
     assert report["sessions"][0]["date"] == "2026-02-27" and report["sessions"][0]["time"] == "23:00"
+
+
+def test_the_ends_of_the_calendar_are_a_period_too(history):
+    store, kim, ids = history
+    east = dt.timezone(dt.timedelta(hours=14))
+    for first, last, tz in (("9999-12-01", "9999-12-31", UTC), ("0001-01-01", "0001-01-28", east)):
+        report = gather_report(store, kim, parse_period(first, last, today=END.date(), tz=tz))
+        assert report["sessions"] == [] and report["period"]["from"] == first
