@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import random
 
 import pytest
@@ -208,6 +209,60 @@ def test_step_over_step_flights(layout, flights, scenario, facing):
     assert len(result.foot_contacts) == truth["steps"]
     assert [s["t"] for s in result.steps] == sorted(s["t"] for s in result.steps)
     assert result.scripted["flights"] == {"up": flights, "down": flights}
+
+
+def _flight_contacts(result) -> list[list]:
+    """The script's foot contacts that made each flight's steps (step over step: one per tread), in order."""
+    steps = [c for c in result.foot_contacts if c.direction in ("up", "down")]
+    flights, run = [], []
+    for c in steps:
+        if run and c.direction != run[-1].direction:
+            flights.append(run)
+            run = []
+        run.append(c)
+    return flights + [run] if run else flights
+
+
+@pytest.mark.parametrize("scenario", ["forward-flights", "backward-flights"])
+@pytest.mark.parametrize("weight_kg", [55.0, 90.0])
+def test_the_gait_truth_follows_the_script(scenario, weight_kg):
+    """The truth's gait figures in closed form from the script's foot contacts (no detector)."""
+    result = simulate(scenario, seed=7, noise="harsh", flights=2, weight_kg=weight_kg)
+    gait, layout = result.truth["gait"], result.header.layout
+    n = layout.treads
+    runs = _flight_contacts(result)
+    assert [f["dir"] for f in gait["flights"]] == [r[0].direction for r in runs] == ["up", "down"] * 2
+    dwells, step_times = [], []
+    for flight, run in zip(gait["flights"], runs):
+        assert flight["steps"] == len(run) == n
+        assert flight["t"] == pytest.approx(run[0].t_on_s, abs=1e-6)
+        # the flight is counted when its last tread empties: its last foot's lift
+        assert flight["t"] + flight["duration_s"] == pytest.approx(run[-1].t_off_s, abs=2e-6)
+        if flight["dir"] == "up":
+            assert flight["power_w"] == pytest.approx(weight_kg * G_M_S2 * (n + 1) * layout.riser_m
+                                                      / flight["duration_s"], rel=1e-5)
+        else:
+            assert flight["power_w"] is None
+        dwells += [c.t_off_s - c.t_on_s for c in run]
+        step_times += [b.t_on_s - a.t_on_s for a, b in zip(run, run[1:])]
+    assert gait["dwell_s"] == pytest.approx(statistics.median(dwells), abs=2e-6)
+    assert gait["step_time_s"] == pytest.approx(statistics.median(step_times), abs=2e-6)
+    assert gait["whole_foot_fraction"] == 1.0          # every foot loads both halves for most of its stance
+    # feet alternate and their stances overlap by 0.2 of a step: some of the active time, never all of it
+    assert 0.05 < gait["double_support_fraction"] < 0.5
+
+
+def test_the_gait_truth_of_two_at_a_time_step_to_and_a_stepper():
+    two = simulate("two-at-a-time", seed=2, flights=1, noise="none")
+    layout = two.header.layout
+    up = two.truth["gait"]["flights"][0]
+    assert (up["dir"], up["steps"]) == ("up", layout.treads // 2)       # a step over two risers is one step
+    assert up["power_w"] == pytest.approx(70.0 * G_M_S2 * (layout.treads + 1) * layout.riser_m / up["duration_s"],
+                                          rel=1e-5)
+    to = simulate("step-to", seed=2, flights=1, noise="none")
+    assert [f["steps"] for f in to.truth["gait"]["flights"]] == [to.header.layout.treads] * 2  # joining is no step
+    stepper = simulate("stepper", seed=2, presses=20, noise="none").truth["gait"]
+    assert stepper["flights"] == [] and stepper["step_time_s"] is None and stepper["double_support_fraction"] is None
 
 
 def test_step_to_doubles_foot_contacts_but_not_steps():
