@@ -30,5 +30,5 @@ from rig.sim.truth import compute_truth
 SCENARIOS.update(GAIT_SCENARIOS)
 DEFAULT_LAYOUTS.update(GAIT_LAYOUTS)
 
-__all__ = ["ATHLETES", "AthleteGait", "SimResult", "SCENARIOS", "DEFAULT_LAYOUTS", "NOISE_LEVELS", "Session", "simulate", "write_sim",
-           "truth_path", "add_noise", "compute_truth"]
+__all__ = ["ATHLETES", "AthleteGait", "SimResult", "SCENARIOS", "DEFAULT_LAYOUTS", "NOISE_LEVELS", "Session",
+           "simulate", "write_sim", "truth_path", "add_noise", "compute_truth"]

@@ -248,8 +248,8 @@ class Session:
         contacts = sorted(self.body.contacts, key=lambda c: (c.t_on_s, c.tread))
         load_kg = self.gait.added_load_kg
         # force treads carry the body and its vest
-        clean = tread_samples(layout, contacts, times, weight_kg=self.weight_kg + load_kg if load_kg else self.weight_kg,
-                              phase=phase)
+        clean = tread_samples(layout, contacts, times, phase=phase,
+                              weight_kg=self.weight_kg + load_kg if load_kg else self.weight_kg)
         profiles = rail_profiles(layout, self.spans, self.grabs, self.rng, weight_kg=self.weight_kg,
                                  regrip=self.regrip)
         clean += rail_samples(layout, profiles, times)
