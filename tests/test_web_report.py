@@ -90,6 +90,10 @@ def test_the_report_prints_on_at_most_two_a4_pages_with_the_athletes_figures(rep
         page.screenshot(path=str(SCREENSHOTS / "coach-report-1280x800.png"), full_page=True)
         assert layout_faults(page) == [] and leaked_words(page) == []
         pdf = page.pdf(format="A4", print_background=True)
+        # how it looks on paper (A4's width at 96 dpi), for the docs
+        page.emulate_media(media="print")
+        page.set_viewport_size({"width": 794, "height": 1123})
+        page.screenshot(path=str(SCREENSHOTS / "coach-report-print.png"), full_page=True)
         assert tab.problems == []
     finally:
         tab.close()
@@ -211,8 +215,9 @@ def test_progress_charts_the_gait_figures_with_gaps_and_the_plans_marks(report_r
         assert per_kg["data"] == [None if w is None else round(w / 62.5 * 100) / 100 for w in best]
         note = page.locator("#gait-charts").inner_text()
         assert "A gap in a line is a session without that figure" in note
-        name = "progress" if viewport == TABLET else "progress-phone"
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-gait-{viewport[0]}x{viewport[1]}.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / f"progress-gait-full-{viewport[0]}x{viewport[1]}.png"), full_page=True)
+        page.evaluate("document.getElementById('gait-charts').scrollIntoView()")
+        page.screenshot(path=str(SCREENSHOTS / f"progress-gait-{viewport[0]}x{viewport[1]}.png"))
         assert layout_faults(page) == [] and leaked_words(page) == []
 
         # the coach's report from here, for the period picked
