@@ -181,3 +181,22 @@ def test_the_ends_of_the_calendar_are_a_period_too(history):
     for first, last, tz in (("9999-12-01", "9999-12-31", UTC), ("0001-01-01", "0001-01-28", east)):
         report = gather_report(store, kim, parse_period(first, last, today=END.date(), tz=tz))
         assert report["sessions"] == [] and report["period"]["from"] == first
+
+
+def test_the_periods_stair_tests_are_in_the_report(history):
+    store, kim, ids = history
+    for when, kind, status, power, time_s in (("2026-02-14T23:59:59+00:00", "stair_climb_power", "done", 250.0, 4.1),
+                                              ("2026-02-15T00:00:00+00:00", "stair_climb_power", "done", 262.5, 3.9),
+                                              ("2026-02-20T10:00:00+00:00", "timed_stair_climb", "invalid", None, 11.0),
+                                              ("2026-03-01T00:00:00+00:00", "timed_stair_climb", "done", None, 9.5)):
+        store.add_stair_test(athlete_id=kim, kind=kind, started_at=when, status=status, duration_s=time_s, steps=10,
+                             rise_m=1.7, power_w=power, power_w_per_kg=None if power is None else power / 64.0,
+                             body_mass_kg=64.0, rails_used=status == "invalid", note=None)
+    store.flush()
+    report = gather_report(store, kim, period("2026-02-15", "2026-02-28"))
+    tests = report["stair_tests"]
+    # the period's own, both ends by the local day: not the one a second before, nor the next day's first
+    assert [(t["started_at"][:19], t["status"]) for t in tests] == [("2026-02-15T00:00:00", "done"),
+                                                                  ("2026-02-20T10:00:00", "invalid")]
+    assert tests[0]["power_w"] == 262.5 and tests[0]["date"] == "2026-02-15" and tests[1]["rails_used"] is True
+    assert "detail" not in tests[0]

@@ -42,6 +42,9 @@ def seed(data_dir: str) -> dict:
         store.add_stair_test(athlete_id=ana, kind="stair_climb_power", started_at=(now - dt.timedelta(days=20)).isoformat(),
                              status="done", duration_s=4.31, steps=10, rise_m=1.7, power_w=241.7, power_w_per_kg=3.87,
                              body_mass_kg=62.5, note=None)
+        store.add_stair_test(athlete_id=ana, kind="stair_climb_power", started_at=(now - dt.timedelta(days=10)).isoformat(),
+                             status="aborted", duration_s=None, steps=3, rise_m=0.5, power_w=None, power_w_per_kg=None,
+                             body_mass_kg=62.5, note="stopped: a stall")
         store.add_stair_test(athlete_id=ana, kind="timed_stair_climb", started_at=(now - dt.timedelta(days=2)).isoformat(),
                              status="done", duration_s=9.86, steps=20, rise_m=1.7, power_w=None, power_w_per_kg=None,
                              body_mass_kg=62.5, rails_used=False)
@@ -116,6 +119,7 @@ def test_the_report_prints_on_at_most_two_a4_pages_with_the_athletes_figures(rep
     assert "light-headed at the top" in text
     # the stair tests
     assert "Stair climb power" in text and "242 W" in text and "3.87 W/kg" in text and "9.86 s" in text
+    assert "aborted: stopped: a stall" in text
     # paper has no bar and no control
     assert "Rig check" not in text and "Print or save as PDF" not in text and "Back to Progress" not in text
 
@@ -167,7 +171,8 @@ def test_the_report_as_json(report_rig):
     report = json.loads(body)
     assert report["athlete"]["name"] == NAME and report["period"]["days"] == DAYS
     assert [s["id"] for s in report["sessions"]] == seeded["ids"]
-    assert [t["kind"] for t in report["stair_tests"]] == ["stair_climb_power", "timed_stair_climb"]
+    assert [(t["kind"], t["status"]) for t in report["stair_tests"]] == \
+        [("stair_climb_power", "done"), ("stair_climb_power", "aborted"), ("timed_stair_climb", "done")]
     first = dt.date.today() - dt.timedelta(days=6)
     status, body, _ = get(rig, f"/api/athletes/{aid}/report?from={first.isoformat()}")
     assert status == 200 and len(json.loads(body)["sessions"]) == 7
@@ -213,6 +218,13 @@ def test_progress_charts_the_gait_figures_with_gaps_and_the_plans_marks(report_r
         best = [max((f["power_w"] for f in s["flights"] if f["power_w"] is not None), default=None) for s in rows]
         assert watts["data"] == best
         assert per_kg["data"] == [None if w is None else round(w / 62.5 * 100) / 100 for w in best]
+        # the stair tests: each finished one, power and time on their own axes; the aborted one left out
+        page.wait_for_function("() => Chart.getChart(document.getElementById('chart-stair-tests'))", timeout=WAIT_MS)
+        tests = page.evaluate("""() => Chart.getChart(document.getElementById('chart-stair-tests')).data.datasets
+          .map(d => ({label: d.label, data: d.data, axis: d.yAxisID || 'y'}))""")
+        assert tests == [{"label": "Stair climb power (W)", "data": [241.7, None], "axis": "y"},
+                         {"label": "Timed stair climb (s)", "data": [None, 9.86], "axis": "seconds"}]
+        assert page.locator("#stair-tests-empty").is_hidden()
         note = page.locator("#gait-charts").inner_text()
         assert "A gap in a line is a session without that figure" in note
         page.screenshot(path=str(SCREENSHOTS / f"progress-gait-full-{viewport[0]}x{viewport[1]}.png"), full_page=True)
@@ -229,5 +241,21 @@ def test_progress_charts_the_gait_figures_with_gaps_and_the_plans_marks(report_r
                                  f"&to={dt.date.today().isoformat()}")
         assert page.locator("#report-totals").inner_text().startswith("7 sessions")
         assert tab.problems == []
+    finally:
+        tab.close()
+
+
+def test_progress_without_stair_tests_says_where_to_run_one(report_rig, browser):  # noqa: F811
+    rig, seeded = report_rig
+    tab = StrictTab(browser, rig.url, viewport=PHONE)
+    try:
+        page = tab.goto("/progress?athlete_id=1")          # the configuration's athlete: no test, no session
+        tab.connected()
+        page.wait_for_selector("#stair-tests-empty", state="visible", timeout=WAIT_MS)
+        assert "No finished stair test yet" in page.locator("#stair-tests-empty").inner_text()
+        assert page.locator("#stair-tests-box").is_hidden()
+        page.wait_for_selector("#report-open:enabled", timeout=WAIT_MS)
+        assert page.locator("#report-form").get_attribute("action") == "/athletes/1/report"
+        assert layout_faults(page) == [] and leaked_words(page) == [] and tab.problems == []
     finally:
         tab.close()

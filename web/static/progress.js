@@ -140,6 +140,40 @@ function render(rows, athlete = {}) {
     : '');
 }
 
+// the standard stair tests (the Tests page's), one point a finished test: the power of a stair climb
+// power test, the time of a timed stair climb, each against its own axis
+async function loadStairTests() {
+  const empty = document.getElementById('stair-tests-empty');
+  const box = document.getElementById('stair-tests-box');
+  if (!select.value) return;
+  try {
+    const data = await api.get(`/api/athletes/${encodeURIComponent(select.value)}/stair-tests`);
+    const tests = (data.tests || []).filter((t) => t.status === 'done');
+    empty.hidden = tests.length > 0;
+    box.hidden = tests.length === 0;
+    if (!tests.length) return;
+    const value = (t, kind, key) => (t.kind === kind && f.isNum(t[key]) ? t[key] : null);
+    chart(document.getElementById('chart-stair-tests'), {
+      type: 'line',
+      data: {
+        labels: tests.map((t) => f.shortDate(t.started_at)),
+        datasets: [
+          lineDataset('Stair climb power (W)', tests.map((t) => value(t, 'stair_climb_power', 'power_w')), COLOURS.power),
+          { ...lineDataset('Timed stair climb (s)', tests.map((t) => value(t, 'timed_stair_climb', 'duration_s')), COLOURS.steadiness),
+            yAxisID: 'seconds', pointStyle: 'rectRot' },
+        ],
+      },
+      options: {
+        plugins: { tooltip: { callbacks: { title: (items) => (items.length ? f.dateTime(tests[items[0].dataIndex].started_at) : '') } } },
+        scales: { y: { beginAtZero: true, title: { display: true, text: 'W' } },
+          seconds: { position: 'right', beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: 's' } } },
+      },
+    });
+  } catch (err) {
+    showError(err);
+  }
+}
+
 async function loadRecommendation() {
   try {
     const r = await api.get('/api/recommendation');
@@ -193,9 +227,10 @@ select.addEventListener('change', () => {
   window.history.replaceState(null, '', url);
   setUpReport();
   loadProgress();
+  loadStairTests();
 });
 
-loadAthletes().catch(showError).then(() => { setUpReport(); return loadProgress(); });
+loadAthletes().catch(showError).then(() => { setUpReport(); loadStairTests(); return loadProgress(); });
 loadRecommendation();
 startPanel({
   onUpdate(msg) {
