@@ -130,3 +130,16 @@ def test_the_json_export_carries_every_gait_figure(history, tmp_path):
     assert sessions[0]["summary"]["gait"] == gait_for(0)
     assert "gait" not in sessions[2]["summary"]
     assert [f["power_w"] for f in sessions[0]["flights"]] == [120.2, None, 115.8]
+
+
+def test_the_json_export_carries_the_athletes_stair_tests(history, tmp_path):
+    store, kim, sam, ids = history
+    store.add_stair_test(athlete_id=kim, kind="stair_climb_power", started_at=END.isoformat(), status="done",
+                         duration_s=4.2, steps=10, rise_m=1.7, power_w=252.3, power_w_per_kg=3.91, body_mass_kg=64.5)
+    store.flush()
+    out = tmp_path / "h.json"
+    export_history_json(store, str(out))
+    athletes = {a["name"]: a for a in json.loads(out.read_text())["athletes"]}
+    assert [(t["kind"], t["power_w"], t["power_w_per_kg"]) for t in athletes["Kim"]["stair_tests"]] == \
+        [("stair_climb_power", 252.3, 3.91)]
+    assert athletes["=Sam"]["stair_tests"] == []

@@ -68,7 +68,8 @@ def export_session_json(store: HistoryStore, session_id: int) -> dict:
 def export_history_json(store: HistoryStore, file: str | os.PathLike | IO[str],
                         athlete_id: int | None = None) -> dict:
     """The whole history (or one athlete's) as one JSON document written to
-    ``file`` (a path or a text file); returns the counts written."""
+    ``file`` (a path or a text file): each athlete with their sessions and stair
+    tests; returns the counts written."""
     athletes = store.athletes()
     if athlete_id is not None:
         athletes = [a for a in athletes if a["id"] == athlete_id]
@@ -90,7 +91,8 @@ def export_history_json(store: HistoryStore, file: str | os.PathLike | IO[str],
             if s is not None:
                 sessions.append(_portable(s))
         n_sessions += len(sessions)
-        doc["athletes"].append({**athlete, "sessions": sessions})
+        # the standard stair tests are the athlete's too (kept apart from the sessions)
+        doc["athletes"].append({**athlete, "sessions": sessions, "stair_tests": store.stair_tests(athlete["id"])})
     text = json.dumps(doc, ensure_ascii=False)   # compact: indent= would use the slow Python encoder
     with _text_out(file) as out:
         out.write(text)
