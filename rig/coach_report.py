@@ -98,7 +98,9 @@ def parse_period(first: str | None, last: str | None, *, today: dt.date, tz: dt.
 def within_grip_target(grip: str | None, contact: float | None, firm: float | None) -> float | None:
     """Share of active time at or below the drill's grip (rig/progression.py's target): any grip
     is within a firm-grip drill, no firm grip within a light-touch one, no contact with hands hovering."""
-    if grip in ("firm", None):
+    if grip is None:                    # no drill: no target to be within
+        return None
+    if grip == "firm":
         return None if contact is None and firm is None else 1.0
     above = (firm if firm is not None else contact) if grip == "light" else contact
     return None if above is None else max(0.0, 1.0 - above)

@@ -74,6 +74,7 @@ def test_within_the_grip_target_is_the_share_at_or_below_the_drills_grip():
     assert within_grip_target("light", 0.9, None) == pytest.approx(0.1)      # no force sensor: contact bounds it
     assert within_grip_target("hover", 0.3, 0.1) == pytest.approx(0.7)
     assert within_grip_target("hover", None, None) is None
+    assert within_grip_target(None, 0.5, 0.1) is None                      # a session without a drill
 
 
 # -- the report --------------------------------------------------------------------------
