@@ -163,6 +163,8 @@ class Engine:
             if name == "set_checking":
                 if kwargs["on"] and sessions is not None and sessions.current is not None:
                     raise ValueError("a session is running: stop it before testing the wiring")
+                if kwargs["on"] and self.stair_tests is not None and self.stair_tests.running:
+                    raise ValueError("a stair test is running: finish or cancel it before testing the wiring")
                 self.checking_until = self._last_t + kwargs.get("max_s", 600.0) if kwargs["on"] else None
                 future.set_result(None)
                 return
@@ -173,7 +175,8 @@ class Engine:
             if name == "start_session" and self.stair_tests.running:
                 raise ValueError("a stair test is running: finish or cancel it before starting a session")
             if name in ("start_stair_test", "cancel_stair_test"):
-                result = self._stair_test_command(name, kwargs)
+                result = self.stair_tests.command(name, self._last_t, kwargs, walk_test=self._walk_test_running(),
+                                                  session=sessions.current is not None, alarm=self.fall_alarm)
             elif name == "start_session":
                 result = sessions.start(self._last_t)
             elif name == "end_session":
@@ -199,18 +202,6 @@ class Engine:
             future.set_exception(exc)
         else:
             future.set_result(result)
-
-    def _stair_test_command(self, name: str, kwargs: dict) -> dict | None:
-        if name == "cancel_stair_test":
-            return self.stair_tests.cancel(self._last_t, kwargs.get("reason", "cancelled"))
-        if self._walk_test_running():
-            raise ValueError("a walk test is running: finish or cancel it before a stair test")
-        if self.sessions.current is not None:
-            raise ValueError("a training session is running: stop it before a stair test (a test is never "
-                             "part of a session)")
-        if self.fall_alarm is not None:
-            raise ValueError("a fall alarm is on: press \"I'm OK\" before a stair test")
-        return self.stair_tests.start(self._last_t, **kwargs)
 
     def _announce_athlete(self) -> None:
         """Tell the outputs who trains next and with which drill."""

@@ -60,6 +60,20 @@ class StairTestControl:
         self.runner.begin(now)
         return self.state()
 
+    def command(self, name: str, now: float, kwargs: dict, *, walk_test: bool, session: bool,
+                alarm) -> dict | None:
+        """The engine's ``start_stair_test`` and ``cancel_stair_test``; a test waits for what else runs."""
+        if name == "cancel_stair_test":
+            return self.cancel(now, kwargs.get("reason", "cancelled"))
+        if walk_test:
+            raise ValueError("a walk test is running: finish or cancel it before a stair test")
+        if session:
+            raise ValueError("a training session is running: stop it before a stair test (a test is never "
+                             "part of a session)")
+        if alarm is not None:
+            raise ValueError("a fall alarm is on: press \"I'm OK\" before a stair test")
+        return self.start(now, **kwargs)
+
     def cancel(self, now: float, reason: str = "cancelled") -> dict | None:
         if not self.running:
             return None

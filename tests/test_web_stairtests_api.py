@@ -138,3 +138,17 @@ def test_bad_queries_are_400_naming_the_field_and_an_unknown_athlete_404(client,
         response = client.get(f"/api/athletes/{aid}/stair-tests?{query}")
         assert response.status_code == 400 and field in response.get_json()["error"]
     assert client.get("/api/athletes/999/stair-tests").status_code == 404
+
+
+def test_a_stair_test_and_the_walk_test_wait_for_each_other(client, service, rig):
+    import pytest
+    rig.settle()
+    login(client)
+    assert start(client, service).status_code == 200
+    with pytest.raises(ValueError, match="stair test"):
+        service.engine.command("set_checking", on=True).result(5)
+    send(client, "POST", "/api/commands/cancel_stair_test", {})
+    service.engine.command("set_checking", on=True).result(5)
+    response = start(client, service)
+    assert response.status_code == 409 and "walk test" in response.get_json()["error"]
+    service.engine.command("set_checking", on=False).result(5)
