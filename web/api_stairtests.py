@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import NotFound
 
 from rig.commands import MAX_ADDED_LOAD_KG
 from rig.core.stairtest import KINDS
+from rig.history import HistoryUnavailable
 from rig.stairtest_norms import REFERENCES, compare, power_drop_flag
 from web.errors import MAX_ID, BadInput, error, field_number, field_str
 
@@ -22,6 +24,21 @@ bp = Blueprint("stairtests", __name__)      # nested in web/api.py's blueprint: 
 #: what a test row carries over the API (the history's columns; ``detail`` holds the protocol's)
 TEST_FIELDS = ("id", "athlete_id", "kind", "started_at", "duration_s", "steps", "rise_m", "power_w",
                "power_w_per_kg", "body_mass_kg", "added_load_kg", "rails_used", "status", "note", "detail")
+
+
+def service():
+    return current_app.extensions["stairrig"].service
+
+
+def store(*, writable: bool = False):
+    """The history (as web/api.py's ``store``, which imports this module): 503 without one."""
+    s = service().store
+    if s is None:
+        raise HistoryUnavailable("the history is off or could not be opened, so there are no stair tests "
+                                 "(see the service's log)")
+    if writable and not s.available:
+        raise HistoryUnavailable(s.error or "the history is not available")
+    return s
 
 
 def _bound(name: str) -> str | None:
@@ -40,7 +57,6 @@ def _bound(name: str) -> str | None:
 
 @bp.get("/athletes/<id:athlete_id>/stair-tests")
 def stair_tests(athlete_id: int):
-    from web.api import store
     kind = request.args.get("kind", "").strip() or None
     if kind is not None and kind not in KINDS:
         raise BadInput(f"kind must be one of {', '.join(KINDS)}, not {kind[:40]!r}")
@@ -64,7 +80,6 @@ def stair_tests(athlete_id: int):
 # -- the commands' handlers (web/api.py's COMMANDS) ------------------------------------------
 
 def start_stair_test(data: dict):
-    from web.api import service, store
     kind = field_str(data, "kind", max_len=40)
     ref = data["athlete_id"]
     if isinstance(ref, bool) or not isinstance(ref, int) or not 1 <= ref <= MAX_ID:
@@ -82,11 +97,9 @@ def start_stair_test(data: dict):
         raise BadInput(f"kind must be one of {', '.join(KINDS)}, not {kind[:40]!r}")
     store(writable=True)            # the result is kept there: no history, no test (503)
     if store().athlete(ref) is None:
-        from werkzeug.exceptions import NotFound
         raise NotFound(f"there is no athlete with id {ref}")
     return service().commands.start_stair_test(kind, ref, **kwargs)
 
 
 def cancel_stair_test(data: dict):
-    from web.api import service
     return service().commands.cancel_stair_test()
