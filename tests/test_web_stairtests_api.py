@@ -152,3 +152,16 @@ def test_a_stair_test_and_the_walk_test_wait_for_each_other(client, service, rig
     response = start(client, service)
     assert response.status_code == 409 and "walk test" in response.get_json()["error"]
     service.engine.command("set_checking", on=False).result(5)
+
+
+def test_a_power_drop_beyond_the_mdc_is_among_the_recommendations_flags(client, service):
+    store = service.store
+    aid = store.selected_athlete()["id"]
+    assert not any("stair climb power" in f for f in client.get("/api/recommendation").get_json()["flags"])
+    for day, power in ((1, 300.0), (2, 240.0)):
+        store.add_stair_test(athlete_id=aid, kind="stair_climb_power", started_at=f"2026-03-0{day}T10:00:00",
+                             status="done", duration_s=1.5, steps=3, rise_m=0.34, power_w=power,
+                             power_w_per_kg=power / 60, body_mass_kg=60.0)
+    store.flush()
+    flags = client.get("/api/recommendation").get_json()["flags"]
+    assert any(f.startswith("stair climb power fell by 60 W") for f in flags), flags

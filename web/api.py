@@ -16,6 +16,7 @@ from werkzeug.exceptions import Conflict, NotFound
 
 from rig.commands import CommandError
 from rig.history import HistoryUnavailable
+from rig.stairtest_norms import power_drop_flag
 from web import api_stairtests, auth
 from web.errors import MAX_ID, BadInput, error, field_number, field_str, json_body, query_int
 
@@ -245,8 +246,12 @@ def recommendation():
     history = service().history
     settings = getattr(history, "progression", None) or ProgressionSettings()
     rec = recommend(outcomes(s, athlete["id"]), current, settings)
+    flags = list(rec.flags)
+    stair_flag = power_drop_flag(s.stair_tests(athlete["id"]))   # a drop in stair climb power beyond the MDC
+    if stair_flag:
+        flags.append(stair_flag)
     return jsonify({"action": rec.action, "level": rec.level, "previous_level": rec.previous_level,
-                    "reason": rec.reason, "rule": rec.rule, "drill": vars(rec.drill), "flags": list(rec.flags),
+                    "reason": rec.reason, "rule": rec.rule, "drill": vars(rec.drill), "flags": flags,
                     "level_title": level(rec.level).title,
                     "athlete": {"id": athlete["id"], "name": athlete["name"]}})
 
