@@ -40,6 +40,17 @@ function say(words) {
   if (!(sound.settings.voice && sound.speak(words))) sound.beeps([[523, 0.12], [784, 0.2]]);
 }
 
+/** Wait until the voice has finished what it was saying (at most maxMs): the countdown starts after
+ * the instructions, not under them. */
+async function speechDone(maxMs = 30000) {
+  const synth = window.speechSynthesis;
+  const until = Date.now() + maxMs;
+  await new Promise((resolve) => { setTimeout(resolve, 300); });
+  while (synth && synth.speaking && Date.now() < until) {
+    await new Promise((resolve) => { setTimeout(resolve, 200); });
+  }
+}
+
 function showInstructions() {
   setText(document.getElementById('test-instructions'), instructions());
 }
@@ -168,8 +179,10 @@ form.addEventListener('submit', async (e) => {
   if (load !== '') body.added_load_kg = Number(load);
   startButton.disabled = true;
   try {
-    await api.command('start_stair_test', body);
     say(instructions());
+    setText(document.getElementById('test-state'), 'Listen to the instructions…');
+    await speechDone();
+    await api.command('start_stair_test', body);
   } catch (err) {
     setText(error, err.message);
     startButton.disabled = Boolean(lockedReason());
