@@ -176,7 +176,8 @@ class Engine:
                 raise ValueError("a stair test is running: finish or cancel it before starting a session")
             if name in ("start_stair_test", "cancel_stair_test"):
                 result = self.stair_tests.command(name, self._last_t, kwargs, walk_test=self._walk_test_running(),
-                                                  session=sessions.current is not None, alarm=self.fall_alarm)
+                                                  session=sessions.current is not None, alarm=self.fall_alarm,
+                                                  occupied=self.detector.occupied)
             elif name == "start_session":
                 result = sessions.start(self._last_t)
             elif name == "end_session":

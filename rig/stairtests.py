@@ -61,7 +61,7 @@ class StairTestControl:
         return self.state()
 
     def command(self, name: str, now: float, kwargs: dict, *, walk_test: bool, session: bool,
-                alarm) -> dict | None:
+                alarm, occupied: int = 0) -> dict | None:
         """The engine's ``start_stair_test`` and ``cancel_stair_test``; a test waits for what else runs."""
         if name == "cancel_stair_test":
             return self.cancel(now, kwargs.get("reason", "cancelled"))
@@ -72,6 +72,9 @@ class StairTestControl:
                              "part of a session)")
         if alarm is not None:
             raise ValueError("a fall alarm is on: press \"I'm OK\" before a stair test")
+        if occupied and not self.running:
+            # the rise is counted from the floor: a foot already on a tread would add a riser never climbed
+            raise ValueError("someone is on the stairs: a stair test starts from the floor, so step off first")
         return self.start(now, **kwargs)
 
     def cancel(self, now: float, reason: str = "cancelled") -> dict | None:

@@ -104,3 +104,16 @@ def test_every_kind_says_its_norm_in_words_and_no_number_is_made_up():
         assert ref["mdc_source"] and ref["comparable"]
     with pytest.raises(ValueError):
         reference("six_minute_walk")
+
+
+def test_a_test_starts_from_the_floor_and_waits_for_what_else_runs():
+    c, _ = control()
+    start = {"kind": "stair_climb_power", "athlete": ANN}
+    free = {"walk_test": False, "session": False, "alarm": None, "occupied": 0}
+    for key, value, words in (("occupied", 1, "step off"), ("walk_test", True, "walk test"),
+                              ("session", True, "session"), ("alarm", {"type": "fall_suspected"}, "fall alarm")):
+        with pytest.raises(ValueError, match=words):
+            c.command("start_stair_test", 0.0, start, **{**free, key: value})
+    assert not c.running
+    assert c.command("start_stair_test", 0.0, start, **free)["state"] == "countdown"
+    assert c.command("cancel_stair_test", 1.0, {}, **free)["state"] == "aborted"
