@@ -32,6 +32,7 @@ from rig.core import Detector
 from rig.sessions import Drill
 from rig.stairtests import StairTestControl
 from rig.threads import named_thread
+from rig.trace.resolution import force_on_grid, time_on_grid
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,9 @@ class Engine:
         return future
 
     def _on_run_event(self, event: dict) -> None:
+        # the time of the sample that made it (the detector is within a run of samples: _feed_run)
+        if self.detector.now > self._last_t:
+            self._last_t = self.detector.now
         if self.checking_until is not None:
             if self._last_t < self.checking_until:
                 # someone walks the rig to test its wiring: steps show, but they are no
@@ -249,7 +253,7 @@ class Engine:
                 # the wall clock after a late edge would have the edge moved to its time). Real pins
                 # and the ADC sampler stamp, then queue: a sample queued after this read with an
                 # earlier stamp is still late by that gap, and moved to the time decided (_feed)
-                now = round(clock.now(), 6)
+                now = time_on_grid(clock.now())
                 try:
                     while True:
                         batch.append(get_nowait())
@@ -303,13 +307,14 @@ class Engine:
 
     def _feed(self, batch: list, scans: list = ()) -> None:
         """Feed the queue's items (edges and commands, in their order) and the force samples, merged
-        by time: a force sample goes before the first edge stamped after it."""
-        det = self.detector
+        by time: a force sample goes before the first edge stamped after it.
+
+        The samples between two commands are put on the trace's grid and fed as one run
+        (``_feed_run``), each detector taking them with ``feed_many``: a wake's hundred force
+        samples cost one call, not a hundred (issue 12)."""
+        channels = self.detector.channels
         last = self._last_t
-        values = self._values
-        out = self._out
-        sessions = self.sessions
-        channels = det.channels
+        run = []
         n_scans = len(scans)
         i = 0
         for item in (*batch, None):
@@ -324,20 +329,17 @@ class Engine:
                 i += 1
                 if channel not in channels:
                     continue
-                t = round(t, 6)
-                value = round(value, 4)      # 0.1 mN, as the trace keeps it
+                t = time_on_grid(t)
                 if t < last:
                     self.late_samples += 1
                     t = last
-                last = self._last_t = t
-                det.feed(t, channel, value)
-                if sessions is not None:
-                    sessions.sample(t, channel, value)
-                values[channel] = value
-                out.append((t, channel, value))
+                last = t
+                run.append((t, channel, force_on_grid(value)))   # 0.1 mN, as the trace keeps it
             if item is None:
                 break
             if item[0] is _COMMAND:
+                self._feed_run(run)
+                run = []
                 self._last_t = last
                 self._do_command(*item[1:])
                 continue
@@ -346,19 +348,37 @@ class Engine:
                 log.warning("a sample from unknown channel %r was dropped", channel)
                 continue
             # the trace's resolution (microseconds, 0.1 mN): live and its replay see the same
-            t = round(t, 6)
+            t = time_on_grid(t)
             if channel[-6:] == ".force":
-                value = round(value, 4)
+                value = force_on_grid(value)
             if t < last:     # stamped before a time already decided (a slow callback or ADC read)
                 self.late_samples += 1
                 t = last
-            last = self._last_t = t   # a session started by this sample starts at its time
-            det.feed(t, channel, value)
-            if sessions is not None:
-                sessions.sample(t, channel, value)
-            values[channel] = value
-            out.append((t, channel, value))
+            last = t
+            run.append((t, channel, value))
+        self._feed_run(run)
         self._last_t = last
+
+    def _feed_run(self, run: list) -> None:
+        """Samples on the grid and in time order, to the run's detector and the session's.
+
+        With no session, the sessions' pre-roll ring takes them first: a step in them that starts
+        a session (``_on_run_event``, during ``feed_many``) then finds them all in the ring, and
+        its session is fed what one sample at a time would have fed it, in the same order."""
+        if not run:
+            return
+        sessions = self.sessions
+        in_session = sessions is not None and sessions.current is not None
+        if sessions is not None and not in_session:
+            sessions.keep(run)
+        self.detector.feed_many(run)
+        if in_session:
+            sessions.sample_many(run)
+        values = self._values
+        for _, channel, value in run:
+            values[channel] = value
+        self._last_t = run[-1][0]
+        self._out.extend(run)
 
     def _take_samples(self) -> dict:
         """The ``samples`` event of what was fed since the last one."""

@@ -49,10 +49,7 @@ class TraceRecorder:
         try:
             etype = event["type"]
             if etype == "samples":
-                write = self._writer.write
-                for t, channel, value in event["samples"]:
-                    write(t, channel, value)
-                self._writer.maybe_flush()
+                self._writer.write_samples(event["samples"])
             elif etype == "stopped":
                 self._writer.close()
             else:

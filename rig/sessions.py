@@ -25,6 +25,7 @@ from rig.core import Detector
 from rig.energy import energy_kcal
 from rig.layout import RigLayout
 from rig.settings import DetectionSettings
+from rig.trace.resolution import time_on_grid
 
 Publish = Callable[[dict], None]
 _CONFIRM_MARGIN_S = 2.0
@@ -102,7 +103,7 @@ class SessionManager:
         """Every raw sample, in order (already clamped by the engine)."""
         session = self.current
         if session is not None:
-            rt = round(t - session.t0, 6)
+            rt = time_on_grid(t - session.t0)
             session.detector.feed(rt, channel, value)
             self._batch.append((rt, channel, value))
             self._values[channel] = value   # the ring is empty during a session
@@ -115,6 +116,29 @@ class SessionManager:
             _, ch, v = ring.popleft()
             self._values[ch] = v
 
+    def keep(self, samples: list) -> None:
+        """``sample()`` for a run of samples while no session runs, before the run's detector
+        sees them: the pre-roll ring takes them all (its horizon from the run's first sample, so
+        that a session started by a step within the run finds what ``sample()`` would have left)."""
+        ring = self._ring
+        ring.extend(samples)
+        horizon = samples[0][0] - self.pre_roll_s - _CONFIRM_MARGIN_S
+        values = self._values
+        while ring[0][0] < horizon:
+            _, ch, v = ring.popleft()
+            values[ch] = v
+
+    def sample_many(self, samples: list) -> None:
+        """``sample()`` for a run of samples while a session runs: its detector takes them at once."""
+        session = self.current
+        t0 = session.t0
+        rts = [(time_on_grid(t - t0), ch, v) for t, ch, v in samples]
+        session.detector.feed_many(rts)
+        self._batch.extend(rts)
+        values = self._values           # the ring is empty during a session
+        for _, ch, v in samples:
+            values[ch] = v
+
     def on_run_event(self, event: dict, now: float) -> None:
         """An event of the run's detector: its first step starts a session."""
         if event["type"] == "step" and self.current is None:
@@ -125,7 +149,7 @@ class SessionManager:
         session = self.current
         if session is None:
             return
-        session.detector.advance(round(now - session.t0, 6))
+        session.detector.advance(time_on_grid(now - session.t0))
         if self._batch:
             self.publish({"type": "session_samples", "key": session.key, "samples": self._batch})
             self._batch = []
@@ -169,7 +193,7 @@ class SessionManager:
                 state[ch] = v
         # rails carry their state in; a foot already on a tread is not a step of this session
         pre = [(0.0, ch, v) for ch, v in state.items() if v and not ch.startswith("tread.")]
-        pre += [(round(t - t0, 6), ch, v) for t, ch, v in self._ring if t >= t0]
+        pre += [(time_on_grid(t - t0), ch, v) for t, ch, v in self._ring if t >= t0]
         self._values = state
         self._ring.clear()
         self.current = session
@@ -179,7 +203,7 @@ class SessionManager:
                       "drill_chosen": self.drill_chosen, "layout": self.layout.to_header(), "samples": pre})
         for rt, ch, v in pre:
             session.detector.feed(rt, ch, v)
-        session.detector.advance(round(now - t0, 6))
+        session.detector.advance(time_on_grid(now - t0))
         if t_first is None:
             session.idle_since = now   # started by command: idle until somebody steps on
         return {"key": key}
@@ -188,7 +212,7 @@ class SessionManager:
         session = self.current
         if session is None:
             return None
-        t_end = round(now - session.t0, 6)
+        t_end = time_on_grid(now - session.t0)
         det = session.detector
         det.advance(t_end)
         if self._batch:

@@ -289,6 +289,11 @@ class Detector:
 
     # -- reading the state ----------------------------------------------------
     @property
+    def now(self) -> float:
+        """The latest time fed or advanced to (within ``feed_many``: of the sample being decided)."""
+        return self._now
+
+    @property
     def rails(self) -> dict[str, Rail]:
         """The rails with their running figures (read-only use)."""
         return self._rails

@@ -77,6 +77,7 @@ class MockMCP3008:
     def __init__(self):
         self.values = [0.0] * MCP3008_CHANNELS
         self.transfers = 0
+        self._plans: dict[tuple, tuple] = {}     # (words, bits per word) -> _plan()
 
     def code(self, config: int) -> int:
         """The 10-bit result for the 4 configuration bits SGL/DIFF D2 D1 D0."""
@@ -91,19 +92,35 @@ class MockMCP3008:
 
     def transfer(self, words: list[int], bits_per_word: int = 8) -> list[int]:
         self.transfers += 1
+        key = (tuple(words), bits_per_word)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plan(words, bits_per_word)
+            if len(self._plans) < 64:           # a driver sends a handful of commands: keep theirs
+                self._plans[key] = plan
+        config, shift, word_shifts, mask = plan
+        if config is None:
+            return [0] * len(word_shifts)
+        code = self.code(config)
+        answer = code << shift if shift >= 0 else code >> -shift
+        return [(answer >> s) & mask for s in word_shifts]
+
+    @staticmethod
+    def _plan(words: list[int], bits_per_word: int) -> tuple:
+        """What a command asks (its 4 configuration bits, or None: no start bit in time) and where
+        the answer's bits go: the answer is ``code << shift`` (``>>`` when negative), cut into words."""
         n = len(words) * bits_per_word
+        mask = (1 << bits_per_word) - 1
+        word_shifts = tuple(bits_per_word * i for i in range(len(words) - 1, -1, -1))
         sent = 0
         for word in words:
-            sent = (sent << bits_per_word) | (word & ((1 << bits_per_word) - 1))
-        answer = 0
+            sent = (sent << bits_per_word) | (word & mask)
         start = n - sent.bit_length()          # index of the start bit, counted from the first bit sent
-        if sent and start + 4 < n:
-            config = (sent >> (n - start - 5)) & 0b1111
-            last = start + 16                  # B0's index: start, 4 config bits, sample, null, B9..B0
-            code = self.code(config)
-            answer = code << (n - 1 - last) if last < n else code >> (last - n + 1)
-        mask = (1 << bits_per_word) - 1
-        return [(answer >> (bits_per_word * i)) & mask for i in range(len(words) - 1, -1, -1)]
+        if not (sent and start + 4 < n):
+            return None, 0, word_shifts, mask
+        config = (sent >> (n - start - 5)) & 0b1111
+        last = start + 16                      # B0's index: start, 4 config bits, sample, null, B9..B0
+        return config, n - 1 - last, word_shifts, mask
 
 
 class MockHardwareSPI(SPI):

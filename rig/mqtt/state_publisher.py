@@ -52,6 +52,7 @@ class StatePublisher:
         self._flags_lock = threading.Lock()   # dirty and hold; never held across a paho call
         self._lock = threading.Lock()         # the throttle, the last state sent and the purge
         self._dirty = True
+        self._tick_dirty = False              # only ticks since the last look (see _check_locked)
         self._hold_until: float | None = None
         self.purged = False                   # after a purge nothing goes out
         self._sent_state: dict | None = None
@@ -63,6 +64,9 @@ class StatePublisher:
     def note(self, event_type: str) -> None:
         """An event that may change the state (one of ``STATE_TRIGGERS``)."""
         with self._flags_lock:
+            if event_type == "tick":
+                self._tick_dirty = True
+                return
             self._dirty = True
             if event_type in HOLD_TYPES:
                 if self._hold_until is None:
@@ -93,9 +97,19 @@ class StatePublisher:
     def _check_locked(self, now: float) -> None:
         with self._flags_lock:
             dirty, self._dirty = self._dirty, False
+            ticked, self._tick_dirty = self._tick_dirty, False
             hold = self._hold_until
             if hold is not None and now >= hold:
                 hold = self._hold_until = None
+        pending = self._throttle.pending
+        # Reading the live state costs (a copy of it, issue 12): it is read to learn whether a change
+        # waits and whether it is a prompt one. A tick moves the figures that go out slowly, so once
+        # a change waits, a tick teaches nothing; once a prompt change waits, nothing does. What goes
+        # out is read afresh when it is due.
+        if pending == "prompt" or (ticked and not dirty and pending is not None):
+            dirty = False
+        elif ticked:
+            dirty = True
         doc = None
         if dirty:
             doc = self.current_state()

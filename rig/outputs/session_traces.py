@@ -45,10 +45,7 @@ class SessionTraceRecorder:
             elif self._writer is None or event.get("key", self._key) != self._key:
                 return
             elif etype == "session_samples":
-                write = self._writer.write
-                for t, channel, value in event["samples"]:
-                    write(t, channel, value)
-                self._writer.maybe_flush()
+                self._writer.write_samples(event["samples"])
             elif etype == "session_ended":
                 self.close()
                 return
@@ -86,8 +83,7 @@ class SessionTraceRecorder:
         self._restored = 0
         self.problem = None
         self.failed = False
-        for t, channel, value in event["samples"]:
-            self._writer.write(t, channel, value)
+        self._writer.write_samples(event["samples"])
 
     def close(self) -> None:
         if self._writer is not None:

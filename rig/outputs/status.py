@@ -40,6 +40,7 @@ class StatusWriter:
         self.path = status_path(data_dir)
         self.started_at = dt.datetime.now(dt.timezone.utc)
         self._channels: dict[str, dict] = {}
+        self._counts: dict[str, int] = {}        # samples per channel since the start
         self._session: str | None = None
         self._next_write = 0.0
         self.failed = False
@@ -47,9 +48,14 @@ class StatusWriter:
     def __call__(self, event: dict) -> None:
         etype = event["type"]
         if etype == "samples":
-            for t, channel, value in event["samples"]:
-                entry = self._channels.setdefault(channel, {"samples": 0})
-                entry["samples"] += 1
+            counts = self._counts
+            last = {}
+            for sample in event["samples"]:     # counted per sample, the rest from each channel's last
+                channel = sample[1]
+                counts[channel] = counts.get(channel, 0) + 1
+                last[channel] = sample
+            for channel, (t, _, value) in last.items():
+                entry = self._channels.setdefault(channel, {})
                 entry["value"] = value
                 entry["t_s"] = t
         elif etype == "session_started":
@@ -66,7 +72,7 @@ class StatusWriter:
         for channel in svc.config.layout.channels():
             entry = self._channels.get(channel)
             channels[channel] = None if entry is None else {
-                "value": entry["value"], "samples": entry["samples"], "age_s": round(now_s - entry["t_s"], 3)}
+                "value": entry["value"], "samples": self._counts[channel], "age_s": round(now_s - entry["t_s"], 3)}
         storage = svc.storage_health()
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         doc = {

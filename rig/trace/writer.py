@@ -16,7 +16,6 @@ gone), ``flush`` raises ``TraceLost`` (an ``OSError``) naming the file.
 from __future__ import annotations
 
 import gzip
-import math
 import os
 import time
 import zlib
@@ -25,6 +24,14 @@ from typing import Callable
 import orjson
 
 from rig.trace.header import TraceHeader
+from rig.trace.resolution import force_on_grid
+
+COMPRESS_LEVEL = 3
+"""gzip's level for traces: 3 compresses a walking trace to 11 % (6: 9 %) for a third of the CPU
+(bench/live_parts.py, docs/benchmarks.md): a trace is written all day, and read rarely."""
+
+_FORCE_TEXTS = 4096
+_FORCE_TEXT: dict[float, str] = {}      # a force's text in a trace (see write_samples); at most _FORCE_TEXTS
 
 
 class TraceLost(OSError):
@@ -48,12 +55,13 @@ class TraceWriter:
         self._flush_every_s = flush_every_s
         self._fsync = fsync
         self._raw = open(self.path, "wb")
-        self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=6, mtime=0) \
+        self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=COMPRESS_LEVEL, mtime=0) \
             if self.path.endswith(".gz") else None
         self._out = self._gz if self._gz is not None else self._raw
         self._buf: list[str] = []
         self._last_flush = clock()
         self._last_t = 0.0
+        self._t_text: str | None = None    # the text of _last_t's time, once written
         self.samples = 0
         self.restored = 0       # times the file was deleted under the writer and put back whole
         self.lost = False       # deleted and could not be put back: nothing more is tried
@@ -61,19 +69,44 @@ class TraceWriter:
         self.flush()
 
     def write(self, t_s: float, channel: str, value: float) -> None:
-        if t_s < self._last_t:
-            t_s = self._last_t  # never write time going backwards
-        self._last_t = t_s
-        if channel.endswith(".force"):
-            if not math.isfinite(value):
-                return
-            text = repr(round(float(value), 4))  # 0.1 mN, as the engine feeds its detector
-        else:
-            text = "1" if value else "0"
-        self._buf.append(f'{{"t": {t_s:.6f}, "ch": "{channel}", "v": {text}}}\n')
-        self.samples += 1
-        if len(self._buf) >= 512:
-            self._drain()
+        self.write_samples(((t_s, channel, value),))
+
+    def write_samples(self, samples) -> None:
+        """``(t_s, channel, value)`` samples in order: a force to 0.1 mN (as the engine feeds its
+        detector, rig/trace/resolution.py), a switch as 0 or 1; a force that is no number is left out.
+
+        Formatting numbers is most of a trace's cost (issue 12), so it is done once where it can:
+        one scan's force channels share their time's text, and a force's text is kept in
+        ``_FORCE_TEXT`` (shared: the run's trace and the session's write the same forces)."""
+        buf = self._buf
+        last_t = self._last_t
+        t_text = self._t_text
+        force_text = _FORCE_TEXT
+        written = 0
+        for t_s, channel, value in samples:
+            if t_s != last_t or t_text is None:
+                if t_s < last_t:
+                    t_s = last_t    # never write time going backwards
+                last_t = t_s
+                t_text = f"{t_s:.6f}"
+            if channel[-6:] == ".force":
+                text = force_text.get(value)
+                if text is None:
+                    if value - value != 0.0:          # inf or nan (for a finite float, x - x is 0)
+                        continue
+                    text = repr(force_on_grid(float(value)))
+                    if len(force_text) >= _FORCE_TEXTS:
+                        force_text.clear()
+                    force_text[value] = text
+            else:
+                text = "1" if value else "0"
+            buf.append(f'{{"t": {t_text}, "ch": "{channel}", "v": {text}}}\n')
+            written += 1
+            if len(buf) >= 512:
+                self._drain()
+        self._last_t = last_t
+        self._t_text = t_text
+        self.samples += written
         self.maybe_flush()
 
     def maybe_flush(self) -> None:
