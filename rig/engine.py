@@ -231,7 +231,7 @@ class Engine:
 
     def _run(self) -> None:
         det, clock, bus = self.detector, self.clock, self.bus
-        get, get_nowait = self._queue.get, self._queue.get_nowait
+        get, get_nowait, qsize = self._queue.get, self._queue.get_nowait, self._queue.qsize
         now = clock.now()
         next_tick = now + _TICK_EVERY_S
         next_summary = now + _SUMMARY_EVERY_S
@@ -254,11 +254,8 @@ class Engine:
                 # and the ADC sampler stamp, then queue: a sample queued after this read with an
                 # earlier stamp is still late by that gap, and moved to the time decided (_feed)
                 now = time_on_grid(clock.now())
-                try:
-                    while True:
-                        batch.append(get_nowait())
-                except queue.Empty:
-                    pass
+                for _ in range(qsize()):        # all that is queued (no Empty raised: this thread alone takes)
+                    batch.append(get_nowait())
                 if batch:
                     self._in_use_until = now + _IDLE_AFTER_S   # an edge, a command, a busy ADC
                     if any(item is _WAKE for item in batch):

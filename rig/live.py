@@ -39,11 +39,14 @@ def _copy(value):
     """A copy of a document of dicts and lists (a quarter of copy.deepcopy's time: no memo, and
     the leaves are numbers, strings, None or tuples, which are never changed in place)."""
     kind = type(value)
-    if kind is dict:
-        return {k: _copy(v) for k, v in value.items()}
+    if kind is dict:       # a leaf is taken as it is, without a call (most of the document is leaves)
+        return {k: _copy(v) if type(v) in _NESTED else v for k, v in value.items()}
     if kind is list:
-        return [_copy(v) for v in value]
+        return [_copy(v) if type(v) in _NESTED else v for v in value]
     return value
+
+
+_NESTED = frozenset({dict, list})
 
 
 def _pct(fraction: float | None) -> float | None:

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
-from gpiozero import MCP3008
+from rig.hardware.mcp3008 import MCP3008
 from gpiozero.exc import GPIOZeroError
 
 from rig.config import AnalogWiring, DigitalWiring, RigConfig
