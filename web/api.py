@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from werkzeug.exceptions import Conflict, NotFound
 
 from rig.commands import CommandError
-from rig.history import HistoryUnavailable
 from rig.stairtest_norms import power_drop_flag
 from web import api_stairtests, auth
+from web.context import panel, service, store  # noqa: F401 (web.api_sessions imports store from here)
 from web.errors import MAX_ID, BadInput, error, field_number, field_str, json_body, query_int
 
 log = logging.getLogger(__name__)
@@ -27,25 +27,6 @@ bp.register_blueprint(api_stairtests.bp)       # /api/athletes/<id>/stair-tests
 health_bp = Blueprint("health", __name__)
 
 ATHLETE_FIELDS = ("id", "name", "weight_kg", "level", "selected")
-
-
-def panel():
-    return current_app.extensions["stairrig"]
-
-
-def service():
-    return panel().service
-
-
-def store(*, writable: bool = False):
-    """The history store; 503 when the rig keeps none (or, for a write, when it stopped working)."""
-    s = service().store
-    if s is None:
-        raise HistoryUnavailable("the history is off or could not be opened, so there are no athletes or "
-                                 "sessions to show (see the service's log)")
-    if writable and not s.available:
-        raise HistoryUnavailable(s.error or "the history is not available")
-    return s
 
 
 # -- status and health -------------------------------------------------------------------

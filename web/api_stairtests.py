@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import NotFound
 
 from rig.commands import MAX_ADDED_LOAD_KG
 from rig.core.stairtest import KINDS
-from rig.history import HistoryUnavailable
 from rig.stairtest_norms import REFERENCES, compare, power_drop_flag
+from web.context import service, store as context_store
 from web.errors import MAX_ID, BadInput, error, field_number, field_str
 
 bp = Blueprint("stairtests", __name__)      # nested in web/api.py's blueprint: under /api
@@ -26,19 +26,8 @@ TEST_FIELDS = ("id", "athlete_id", "kind", "started_at", "duration_s", "steps", 
                "power_w_per_kg", "body_mass_kg", "added_load_kg", "rails_used", "status", "note", "detail")
 
 
-def service():
-    return current_app.extensions["stairrig"].service
-
-
 def store(*, writable: bool = False):
-    """The history (as web/api.py's ``store``, which imports this module): 503 without one."""
-    s = service().store
-    if s is None:
-        raise HistoryUnavailable("the history is off or could not be opened, so there are no stair tests "
-                                 "(see the service's log)")
-    if writable and not s.available:
-        raise HistoryUnavailable(s.error or "the history is not available")
-    return s
+    return context_store(writable=writable, what="stair tests")
 
 
 def _bound(name: str) -> str | None:
