@@ -65,6 +65,7 @@ class Engine:
         self._values: dict[str, float] = {}   # each channel's last value
         self.late_samples = 0      # samples stamped before _last_t (clamped to it)
         self.samples = 0
+        self.idle = False          # nobody on the rig, no session, no alarm (set at each tick; any thread reads)
         self.error: BaseException | None = None
         self._finishing = False
         self.heartbeat = None   # called from every loop (the systemd watchdog hangs on it)
@@ -277,7 +278,7 @@ class Engine:
                 if now >= next_tick:
                     # the raw samples, the tick and (every second) the summary: one wake of the bus,
                     # the samples first (the rig check's walk test takes them in time order)
-                    idle = now >= self._in_use_until and self.fall_alarm is None and not (
+                    self.idle = idle = now >= self._in_use_until and self.fall_alarm is None and not (
                         self.sessions is not None and self.sessions.current is not None)
                     next_tick = now + (_IDLE_TICK_EVERY_S if idle else _TICK_EVERY_S)
                     events = [self._take_samples()] if self._out else []

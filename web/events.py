@@ -58,6 +58,7 @@ TYPES = frozenset({"step", "vacated", "placement", "ascent", "descent", "grip", 
                    "athlete_changed", "stopped"})
 RETRY_MS = 2000
 TICK_S = 0.2            # 5 Hz
+IDLE_TICK_S = 1.0       # a tablet's ticks while the rig is idle (a rig check's stream keeps TICK_S)
 PING_S = 15.0
 QUEUE_MESSAGES = 64     # per stream; a stream whose queue overflows is ended (its client does not read)
 SPARE_THREADS = 4       # waitress threads kept free of streams for pages, the API and /healthz
@@ -341,7 +342,11 @@ class EventHub:
                     if self._behind(stream):
                         break
                     yield self.tick_message(stream.channels).encode(stream.channels)
-                    next_tick = max(next_tick + TICK_S, now)
+                    # an idle rig's tablet ticks once a second: nothing on it moves, and each wake
+                    # of a stream's thread costs more than the tick it sends (issue 12); an event
+                    # (a step, a grip) still goes out at once, and the rig's use brings back 5 Hz
+                    slow = not stream.channels and self.service.engine.idle
+                    next_tick = max(next_tick + (IDLE_TICK_S if slow else TICK_S), now)
                 if now >= next_ping:
                     yield b": ping\n\n"
                     next_ping = now + PING_S

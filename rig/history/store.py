@@ -170,6 +170,11 @@ class HistoryStore(AthletesMixin, SessionsMixin, StairTestsMixin):
                 "failure": w.failure, "waiting_writes": len(w.backlog), "dropped_writes": w.dropped,
                 "recoveries": w.recoveries}
 
+    def probe_on_ticks(self) -> None:
+        """The caller will call ``check_file()`` every ``PROBE_EVERY_S`` from a thread that is awake
+        anyway; the writer stops waking for it (``Writer.probe_elsewhere``)."""
+        self._writer.probe_elsewhere()
+
     def check_file(self) -> str | None:
         """Look at the file now (any thread): why the history is lost, or None while it is there."""
         how = probe_file(self._path, self._writer._identity, self._lock_fd)

@@ -143,6 +143,12 @@ class Writer(RecoveryMixin):
         self._queue.put((_FLUSH, None, fut))
         return fut.event.wait(timeout)
 
+    def probe_elsewhere(self) -> None:
+        """Someone else looks at the file every PROBE_EVERY_S (the service, on the engine's ticks,
+        through ``HistoryStore.check_file``): this thread no longer wakes for it, so an idle rig's
+        history sleeps until there is something to write (issue 12)."""
+        self._probe = False
+
     def note_lost(self, how: str) -> None:
         """A reader found the file removed, replaced or truncated: stop writing to it."""
         if self.failure != "lost":

@@ -17,6 +17,7 @@ import os
 
 from rig.energy import energy_kcal
 from rig.history.failures import HistoryUnavailable, unavailable
+from rig.history.writer import PROBE_EVERY_S
 from rig.layout import RigLayout
 from rig.progression import ProgressionSettings, SessionOutcome, first_level, recommend
 from rig.progression import drill as progression_drill
@@ -54,6 +55,9 @@ class HistoryRecorder:
         self.on_request = None           # called with "start_session" or "end_session" (from the command line)
         self._pushed: tuple | None = None
         self._next_poll = 0.0
+        self._next_probe = 0.0
+        self._lost = False
+        store.probe_on_ticks()
         self._files_stamp: list | None = None
         self._waiting: dict[str, dict] = {}   # sessions the history could not take yet, by key
         self.lost_sessions = 0
@@ -64,6 +68,10 @@ class HistoryRecorder:
     def __call__(self, event: dict) -> None:
         etype = event["type"]
         if etype == "tick":
+            if event["t"] >= self._next_probe and not self._lost:
+                # the file still the one opened? (on the bus's tick: no thread wakes for it alone)
+                self._next_probe = event["t"] + PROBE_EVERY_S
+                self._lost = self.store.check_file() is not None
             if not self.store.available:
                 return
             if self._waiting:

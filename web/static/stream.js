@@ -1,12 +1,12 @@
 // The rig's live stream (/events, Server-Sent Events), kept open.
 //
 // The server sends a "snapshot" first, then an "update" per event and a
-// "tick" five times a second. EventSource reconnects by itself after some
+// "tick" five times a second (once a second on an idle rig). EventSource reconnects by itself after some
 // errors; here every error (and a stream silent for STALE_MS, which a
 // frozen connection would be) shows as "disconnected" at once, and the
 // stream is opened again with a growing delay (1 s, 2 s, 4 s ... 15 s).
 
-const STALE_MS = 4000;          // ticks come every 200 ms: this long without one is a lost link
+const STALE_MS = 4000;          // ticks come every 200 ms (every second on an idle rig): this long without one is a lost link
 const FIRST_RETRY_MS = 1000;
 const MAX_RETRY_MS = 15000;
 
