@@ -129,6 +129,11 @@ class _Stream:
             return 0
         return int(getattr(conn, "total_outbufs_len", 0) or 0) + _unsent_in_kernel(getattr(conn, "socket", None))
 
+    def gone(self) -> bool:
+        """The client closed the connection (waitress's loop saw it; False under Flask's test client)."""
+        conn = self.connection
+        return conn is not None and not getattr(conn, "connected", True)
+
     def end(self, why: str) -> None:
         with self.cond:
             if self.ended is None:
@@ -332,8 +337,10 @@ class EventHub:
             now = time.monotonic()
             next_tick, next_ping = now + TICK_S, now + PING_S
             while not self.closing():
-                messages = stream.take(min(next_tick, next_ping) - time.monotonic())
-                if self.closing() or self._behind(stream):
+                # at least every TICK_S, even while ticks are slow: a client gone is seen then
+                # (waitress only tells a worker when it writes), so its worker is free for others
+                messages = stream.take(min(min(next_tick, next_ping) - time.monotonic(), TICK_S))
+                if self.closing() or self._behind(stream) or stream.gone():
                     break
                 if messages:
                     yield b"".join(m.encode(stream.channels) for m in messages)
