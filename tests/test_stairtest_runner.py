@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rig.core.gait import G
+from rig.settings import G_M_S2 as G
 from rig.core.stairtest import StairTestProtocol, StairTestRunner
 
 

@@ -18,7 +18,8 @@ from bisect import bisect_left, insort
 from collections import deque
 from statistics import pstdev
 
-G = 9.80665
+from rig.settings import G_M_S2
+
 _INF = float("inf")
 _MAX_SPANS = 4096
 MAX_FLIGHTS = 10_000
@@ -200,7 +201,7 @@ class Gait:
         power = None
         if direction == "up" and duration > 0:
             height_m = (sum(s.rise for s in run) + 1) * self.riser_m
-            power = self.mass_kg * G * height_m / duration
+            power = self.mass_kg * G_M_S2 * height_m / duration
         self.flights.append({"dir": direction, "t": _r(start), "duration_s": _r(duration), "steps": len(run),
                              "power_w": _r(power, 3)})
         self._summary = None

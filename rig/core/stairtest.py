@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from rig.core.gait import G
+from rig.settings import G_M_S2
 
 KINDS = ("timed_stair_climb", "stair_climb_power")
 STATES = ("ready", "countdown", "running", "done", "aborted", "invalid")
@@ -205,7 +205,7 @@ class StairTestRunner:
         up_s, rise = self.up_time_s(), self.rise_m()
         if up_s is None or rise is None or up_s <= 0 or rise <= 0:
             return None
-        return (self.body_mass_kg + self.added_load_kg) * G * rise / up_s
+        return (self.body_mass_kg + self.added_load_kg) * G_M_S2 * rise / up_s
 
     def snapshot(self) -> dict:
         """The state and (once known) the result, as the live document and the history keep them."""
